@@ -1,0 +1,2 @@
+//! Tests of the API layer.
+#![expect(clippy::unwrap_used)]
