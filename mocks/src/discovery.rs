@@ -1262,6 +1262,26 @@ mod tests {
         );
     }
 
+    /// Panther's test logs are normalised, not raw (see the caveats in
+    /// shared/realdata/README.md); the validator must catch exactly those quirks and nothing
+    /// else, which shows it is neither too lax nor too strict on otherwise real entries.
+    #[test]
+    fn panther_normalised_entries_fail_only_for_their_documented_quirks() {
+        let files = json_files(Path::new(&format!("{SHARED}/audit-logs/panther-analysis")));
+        assert_eq!(files.len(), 13);
+        for file in &files {
+            let violations = logging().validate("LogEntry", &read_json(file), "");
+            assert!(!violations.is_empty(), "{}", file.display());
+            for v in &violations {
+                let documented_quirk = v.path == "p_log_type"
+                    || (v.path == "protoPayload" && v.problem.starts_with("missing \"@type\""))
+                    || (matches!(v.path.as_str(), "timestamp" | "receiveTimestamp")
+                        && v.problem.starts_with("not an RFC 3339 timestamp"));
+                assert!(documented_quirk, "{}: {v}", file.display());
+            }
+        }
+    }
+
     #[test]
     fn unknown_field_is_reported_with_its_path() {
         let key = json!({"name": "projects/p/locations/l/keyRings/r/cryptoKeys/k", "purpos": "ENCRYPT_DECRYPT"});

@@ -488,8 +488,14 @@ enum Call {
     LogId(Vec<String>),
     /// `source(projects/p)`: logName starts with this (lower-cased) prefix.
     Source(String),
-    Sample { field: FieldPath, fraction: f64 },
-    IpInNet { field: FieldPath, net: IpNet },
+    Sample {
+        field: FieldPath,
+        fraction: f64,
+    },
+    IpInNet {
+        field: FieldPath,
+        net: IpNet,
+    },
     Search {
         field: Option<FieldPath>,
         terms: Vec<Vec<String>>,
@@ -564,7 +570,10 @@ const HTTP_REQUEST: &[(&str, Shape)] = &[
     ("latency", Shape::Scalar(Fallback::Str)),
     ("cacheLookup", Shape::Scalar(Fallback::Bool)),
     ("cacheHit", Shape::Scalar(Fallback::Bool)),
-    ("cacheValidatedWithOriginServer", Shape::Scalar(Fallback::Bool)),
+    (
+        "cacheValidatedWithOriginServer",
+        Shape::Scalar(Fallback::Bool),
+    ),
     ("cacheFillBytes", Shape::Scalar(Fallback::Int)),
     ("protocol", Shape::Scalar(Fallback::Str)),
 ];
@@ -876,7 +885,10 @@ impl Parser {
             let start = self.here();
             self.bump();
             if self.peek().is_none() {
-                return Err(FilterError::new(self.end, "expected an expression after NOT"));
+                return Err(FilterError::new(
+                    self.end,
+                    "expected an expression after NOT",
+                ));
             }
             self.enter(start)?;
             let inner = self.parse_unary();
@@ -1019,10 +1031,7 @@ impl Parser {
                     end = seg_end;
                 }
                 _ => {
-                    return Err(FilterError::new(
-                        dot_start,
-                        "expected a name after '.'",
-                    ));
+                    return Err(FilterError::new(dot_start, "expected a name after '.'"));
                 }
             }
         }
@@ -1048,9 +1057,7 @@ impl Parser {
                 start,
                 ..
             }) => Rhs::Values(self.parse_value_group(start, path.kind, op)?),
-            _ => Rhs::Values(ValueExpr::Leaf(Box::new(
-                self.parse_value(path.kind, op)?,
-            ))),
+            _ => Rhs::Values(ValueExpr::Leaf(Box::new(self.parse_value(path.kind, op)?))),
         };
         Ok(Expr::Compare(Box::new(Comparison { path, op, rhs })))
     }
@@ -1105,7 +1112,11 @@ impl Parser {
             self.leave();
             return Ok(ValueExpr::Not(Box::new(inner?)));
         }
-        if let Some(open) = self.peek().filter(|t| t.tok == Tok::LParen).map(|t| t.start) {
+        if let Some(open) = self
+            .peek()
+            .filter(|t| t.tok == Tok::LParen)
+            .map(|t| t.start)
+        {
             return self.parse_value_group(open, kind, op);
         }
         Ok(ValueExpr::Leaf(Box::new(self.parse_value(kind, op)?)))
@@ -1281,7 +1292,10 @@ impl Parser {
                 ));
             }
             _ => {
-                return Err(FilterError::new(start, format!("unknown function '{name}'")));
+                return Err(FilterError::new(
+                    start,
+                    format!("unknown function '{name}'"),
+                ));
             }
         };
         Ok(Expr::Call(Box::new(call)))
@@ -1606,7 +1620,10 @@ fn search_terms(query: &str, at: usize) -> Result<Vec<Vec<String>>, FilterError>
         }
     }
     if terms.is_empty() {
-        return Err(FilterError::new(at, "search() query has no searchable terms"));
+        return Err(FilterError::new(
+            at,
+            "search() query has no searchable terms",
+        ));
     }
     Ok(terms)
 }
@@ -1834,5 +1851,1192 @@ impl Expr {
             Self::Global(value) => has(entry, &value.folded),
             Self::Call(call) => call.eval(entry),
         }
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[track_caller]
+    fn parse(filter: &str) -> Filter {
+        Filter::parse(filter).unwrap_or_else(|e| panic!("{filter:?} should parse: {e}"))
+    }
+
+    #[track_caller]
+    fn m(filter: &str, entry: &Json) -> bool {
+        parse(filter).matches(entry)
+    }
+
+    #[track_caller]
+    fn err(filter: &str) -> FilterError {
+        match Filter::parse(filter) {
+            Ok(f) => panic!("{filter:?} should not parse, got {f:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[track_caller]
+    fn err_at(filter: &str, position: usize, needle: &str) {
+        let e = err(filter);
+        assert_eq!(e.position, position, "{filter:?}: {e}");
+        assert!(
+            e.message.contains(needle),
+            "{filter:?}: {e} lacks {needle:?}"
+        );
+    }
+
+    fn audit() -> Json {
+        json!({
+            "logName": "projects/p/logs/cloudaudit.googleapis.com%2Factivity",
+            "insertId": "abc123",
+            "timestamp": "2026-11-20T10:00:00.123456789Z",
+            "receiveTimestamp": "2026-11-20T10:00:01Z",
+            "severity": "NOTICE",
+            "resource": {
+                "type": "cloudkms_cryptokey",
+                "labels": {"project_id": "p", "location": "us-central1", "key_ring_id": "ring"}
+            },
+            "labels": {"compute.googleapis.com/resource_name": "vm-1", "env": "Prod"},
+            "protoPayload": {
+                "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+                "serviceName": "cloudkms.googleapis.com",
+                "methodName": "CreateCryptoKey",
+                "authenticationInfo": {
+                    "principalEmail": "a@b.com",
+                    "serviceAccountDelegationInfo": [
+                        {"firstPartyPrincipal": {"principalEmail": "sa1@p.iam.gserviceaccount.com"}},
+                        {"firstPartyPrincipal": {"principalEmail": "sa2@p.iam.gserviceaccount.com"}}
+                    ]
+                },
+                "authorizationInfo": [
+                    {"permission": "cloudkms.cryptoKeys.create", "granted": true},
+                    {"permission": "cloudkms.cryptoKeys.get", "granted": false}
+                ],
+                "requestMetadata": {"callerIp": "10.1.2.3"},
+                "resourceLocation": {"currentLocations": ["us-central1", "europe-west1"]},
+                "numResponseItems": "1234",
+                "request": {"cryptoKey": {"purpose": "ENCRYPT_DECRYPT"}}
+            }
+        })
+    }
+
+    fn app() -> Json {
+        json!({
+            "logName": "projects/p/logs/app",
+            "insertId": "xyz",
+            "timestamp": "2026-11-20T10:00:00+00:00",
+            "severity": "ERROR",
+            "resource": {"type": "gce_instance", "labels": {"project_id": "p"}},
+            "jsonPayload": {
+                "message": "Hello Kitty: the Cat in the Hat",
+                "shoeSize": [8.5, 9, 6],
+                "count": 42,
+                "flag": true,
+                "nothing": null,
+                "big": "9223372036854775807",
+                "end_time": "later",
+                "\"q\"": "quoted key",
+                "nested": {"deep": [{"x": "needle-in-array"}]}
+            }
+        })
+    }
+
+    fn text(payload: &str) -> Json {
+        json!({
+            "logName": "projects/p/logs/syslog",
+            "timestamp": "2026-11-20T10:00:00Z",
+            "resource": {"type": "global"},
+            "textPayload": payload
+        })
+    }
+
+    // ----- empty filter, comments ------------------------------------------------------------
+
+    #[test]
+    fn empty_filter_matches_everything() {
+        for f in ["", "   ", "\n\t ", "-- only a comment", "-- one\n-- two\n"] {
+            assert!(m(f, &audit()), "{f:?}");
+            assert!(m(f, &json!({})), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn comments_run_to_end_of_line() {
+        let e = audit();
+        assert!(m(
+            "resource.type=\"cloudkms_cryptokey\" -- the key\nseverity=NOTICE",
+            &e
+        ));
+        assert!(m(
+            "resource.type=\"cloudkms_cryptokey\" -- severity=ERROR",
+            &e
+        ));
+        assert!(!m(
+            "-- resource.type=\"cloudkms_cryptokey\"\nseverity=ERROR",
+            &e
+        ));
+    }
+
+    // ----- comparison operators --------------------------------------------------------------
+
+    #[test]
+    fn equality_ignores_letter_case() {
+        let e = audit();
+        assert!(m("protoPayload.methodName=\"CreateCryptoKey\"", &e));
+        assert!(m("protoPayload.methodName=\"createcryptokey\"", &e));
+        assert!(m("resource.type = CLOUDKMS_CRYPTOKEY", &e));
+        assert!(!m("protoPayload.methodName=\"CreateCryptoKe\"", &e));
+        assert!(!m("protoPayload.methodName=\"CreateCryptoKeys\"", &e));
+    }
+
+    #[test]
+    fn not_equal() {
+        let e = audit();
+        assert!(m("protoPayload.methodName!=\"GetCryptoKey\"", &e));
+        assert!(!m("protoPayload.methodName!=\"createCryptoKey\"", &e));
+    }
+
+    #[test]
+    fn has_is_a_case_insensitive_substring_test() {
+        let e = audit();
+        assert!(m("protoPayload.methodName:cryptokey", &e));
+        assert!(m("logName:\"ACTIVITY\"", &e));
+        assert!(m("logName:\"%2Factivity\"", &e));
+        assert!(!m("protoPayload.methodName:destroy", &e));
+        // On an object, every scalar below it is searched.
+        assert!(m("protoPayload.request:encrypt_decrypt", &e));
+        assert!(!m("protoPayload.request:sign", &e));
+        // An empty needle is in every present string.
+        assert!(m("protoPayload.methodName:\"\"", &e));
+    }
+
+    #[test]
+    fn string_orderings_ignore_case() {
+        let e = audit();
+        assert!(m("resource.type > \"CLOUDKMS\"", &e));
+        assert!(m("resource.type < \"d\"", &e));
+        assert!(m("resource.type >= \"Cloudkms_CryptoKey\"", &e));
+        assert!(m("resource.type <= \"cloudkms_cryptokey\"", &e));
+        assert!(!m("resource.type < \"cloudkms_cryptokey\"", &e));
+        assert!(!m("resource.type > \"cloudkms_cryptokey\"", &e));
+    }
+
+    #[test]
+    fn numbers_compare_numerically() {
+        let a = audit();
+        let j = app();
+        // Lexicographically "42" < "9" and "1234" < "999"; numerically the opposite.
+        assert!(m("jsonPayload.count > 9", &j));
+        assert!(m("protoPayload.numResponseItems > 999", &a));
+        assert!(m("protoPayload.numResponseItems = \"1234\"", &a));
+        assert!(m("protoPayload.numResponseItems = 1234.0", &a));
+        assert!(m("jsonPayload.count >= 42", &j));
+        assert!(m("jsonPayload.count <= 42", &j));
+        assert!(m("jsonPayload.count = \"42\"", &j));
+        assert!(m("jsonPayload.count = 4.2e1", &j));
+        assert!(!m("jsonPayload.count < 42", &j));
+        assert!(!m("jsonPayload.count != 42", &j));
+        assert!(m("jsonPayload.count > -1", &j));
+        assert!(m("jsonPayload.count > -100.5", &j));
+        assert!(!m("jsonPayload.count < -1", &j));
+        // int64 values beyond f64 precision still compare exactly.
+        assert!(m("jsonPayload.big = 9223372036854775807", &j));
+        assert!(m("jsonPayload.big > 9223372036854775806", &j));
+        assert!(!m("jsonPayload.big > \"9223372036854775807\"", &j));
+        // A non-numeric value against a number field: the conversion fails, so does the test.
+        assert!(!m("jsonPayload.count = abc", &j));
+        assert!(!m("jsonPayload.count != abc", &j));
+        // "nan" and "inf" are words, not numbers.
+        assert!(m("textPayload = nan", &text("NaN")));
+        assert!(m("textPayload = inf", &text("inf")));
+    }
+
+    #[test]
+    fn booleans() {
+        let j = app();
+        assert!(m("jsonPayload.flag = true", &j));
+        assert!(m("jsonPayload.flag = TRUE", &j));
+        assert!(m("jsonPayload.flag != false", &j));
+        assert!(m("jsonPayload.flag > false", &j));
+        assert!(!m("jsonPayload.flag = false", &j));
+        assert!(m(
+            "protoPayload.authorizationInfo.granted = false",
+            &audit()
+        ));
+    }
+
+    #[test]
+    fn regular_expressions() {
+        let e = audit();
+        assert!(m("protoPayload.methodName =~ \"^Create\"", &e));
+        assert!(!m("protoPayload.methodName =~ \"^create\"", &e));
+        assert!(m("protoPayload.methodName =~ \"(?i)^create\"", &e));
+        assert!(m("protoPayload.methodName =~ \"Crypto\"", &e));
+        assert!(m("protoPayload.methodName =~ \"Key$\"", &e));
+        assert!(m(
+            "logName =~ \"/cloudaudit\\\\.googleapis\\\\.com%2Factivity$\"",
+            &e
+        ));
+        assert!(m("logName =~ \"%2F(activity|data_access)$\"", &e));
+        assert!(m("protoPayload.methodName !~ \"^Get\"", &e));
+        assert!(!m("protoPayload.methodName !~ \"Crypto\"", &e));
+        // An unknown string escape keeps its backslash, so regex escapes work unescaped too.
+        assert!(m("resource.labels.location =~ \"^us-\\w+\\d$\"", &e));
+        // Missing fields fail both ways.
+        assert!(!m("jsonPayload.absent =~ \".*\"", &e));
+        assert!(!m("jsonPayload.absent !~ \"x\"", &e));
+        // Only strings are matched.
+        assert!(!m("jsonPayload.count =~ \"42\"", &app()));
+        err_at("logName =~ \"(unclosed\"", 11, "invalid regular expression");
+    }
+
+    #[test]
+    fn present_operator() {
+        let e = audit();
+        assert!(m("protoPayload.methodName:*", &e));
+        assert!(m("labels.env:*", &e));
+        assert!(!m("labels.absent:*", &e));
+        assert!(m("NOT labels.absent:*", &e));
+        assert!(!m("jsonPayload:*", &e));
+        assert!(m("protoPayload.authorizationInfo.permission:*", &e));
+        assert!(m("jsonPayload.nothing:*", &app()));
+    }
+
+    // ----- boolean structure -----------------------------------------------------------------
+
+    #[test]
+    fn or_binds_tighter_than_and() {
+        let e = json!({"jsonPayload": {"x": 1, "y": 0, "z": 0}});
+        // With SQL precedence this would be x OR (y AND z) = true.
+        assert!(!m(
+            "jsonPayload.x=1 OR jsonPayload.y=1 AND jsonPayload.z=1",
+            &e
+        ));
+        assert!(m(
+            "jsonPayload.x=1 OR (jsonPayload.y=1 AND jsonPayload.z=1)",
+            &e
+        ));
+        assert!(!m(
+            "jsonPayload.z=1 AND jsonPayload.y=1 OR jsonPayload.x=1",
+            &e
+        ));
+        // Implicit AND is still AND: (x OR y) AND z.
+        assert!(!m("jsonPayload.x=1 OR jsonPayload.y=1 jsonPayload.z=1", &e));
+        assert!(m("jsonPayload.x=1 OR jsonPayload.y=1 jsonPayload.z=0", &e));
+    }
+
+    #[test]
+    fn documented_precedence_example() {
+        let plain = parse("\"apple\" OR NOT \"banana\" AND NOT \"cherry\" OR \"durian\"");
+        let grouped = parse("(\"apple\" OR (NOT \"banana\")) AND ((NOT \"cherry\") OR \"durian\")");
+        let words = ["apple", "banana", "cherry", "durian"];
+        for bits in 0..16u32 {
+            let has = |i: u32| bits & (1 << i) != 0;
+            let payload: Vec<&str> = (0..4)
+                .filter(|&i| has(i))
+                .filter_map(|i| words.get(i as usize).copied())
+                .collect();
+            let e = text(&payload.join(" "));
+            let expected = (has(0) || !has(1)) && (!has(2) || has(3));
+            assert_eq!(plain.matches(&e), expected, "{payload:?}");
+            assert_eq!(grouped.matches(&e), expected, "{payload:?}");
+        }
+    }
+
+    #[test]
+    fn not_and_minus() {
+        let e = audit();
+        assert!(m("NOT protoPayload.methodName=GetCryptoKey", &e));
+        assert!(!m("NOT protoPayload.methodName=CreateCryptoKey", &e));
+        assert!(m("NOT NOT protoPayload.methodName=CreateCryptoKey", &e));
+        assert!(!m("-protoPayload.methodName=CreateCryptoKey", &e));
+        assert!(!m("- protoPayload.methodName=CreateCryptoKey", &e));
+        assert!(m("-protoPayload.methodName=GetCryptoKey", &e));
+        assert!(m("NOT(severity=ERROR OR severity=DEBUG)", &e));
+        assert!(!m("-(severity=ERROR OR severity=NOTICE)", &e));
+        // The documented equivalence.
+        let a = "protoPayload.serviceName=\"cloudkms.googleapis.com\" AND severity=NOTICE AND NOT resource.type=\"x\"";
+        let b = "protoPayload.serviceName=\"cloudkms.googleapis.com\" severity=NOTICE -resource.type=\"x\"";
+        assert!(m(a, &e));
+        assert!(m(b, &e));
+        // NOT binds tighter than OR and AND.
+        assert!(m("NOT severity=ERROR OR severity=ERROR", &e));
+    }
+
+    #[test]
+    fn lower_case_operators_are_search_terms() {
+        let e = text("cats and dogs");
+        assert!(m("cats and dogs", &e));
+        assert!(m("textPayload:cats or", &text("cats or dogs")));
+        assert!(!m("textPayload:cats or", &text("cats")));
+        assert!(!m("textPayload:cats not", &text("cats")));
+    }
+
+    #[test]
+    fn value_groups_apply_field_and_operator_to_each_value() {
+        let e = audit();
+        assert!(m(
+            "resource.type = (\"gae_app\" OR \"cloudkms_cryptokey\")",
+            &e
+        ));
+        assert!(!m("resource.type = (gae_app OR gce_instance)", &e));
+        assert!(m("labels.env =~ (\"^Pr\" OR \"^St\")", &e));
+        let t = text("a unicorn met a phoenix");
+        assert!(m("textPayload:(unicorn phoenix)", &t));
+        assert!(m("textPayload:(\"unicorn\" AND \"phoenix\")", &t));
+        assert!(!m("textPayload:(unicorn dragon)", &t));
+        assert!(m("textPayload:(unicorn AND NOT dragon)", &t));
+        assert!(m("textPayload:(unicorn -dragon)", &t));
+        assert!(!m("textPayload:(unicorn AND NOT phoenix)", &t));
+        assert!(m("textPayload:(dragon OR (unicorn AND phoenix))", &t));
+        // OR binds tighter than AND inside groups as well.
+        assert!(!m("textPayload:(phoenix OR dragon AND griffin)", &t));
+        let j = app();
+        assert!(m("jsonPayload.count = (-1 OR 42)", &j));
+        assert!(m("jsonPayload.count > (-5 AND 41)", &j));
+    }
+
+    #[test]
+    fn global_restrictions_search_every_field() {
+        let t = text("A UNICORN and a Phoenix");
+        assert!(m("unicorn", &t));
+        assert!(m("\"Unicorn and\"", &t));
+        assert!(m("unicorn phoenix", &t));
+        assert!(!m("unicorn dragon", &t));
+        assert!(m("unicorn OR dragon", &t));
+        assert!(m("(\"unicorn\" AND (\"hat\" OR \"phoenix\"))", &t));
+        let j = app();
+        assert!(m("\"The Cat in The Hat\"", &j));
+        assert!(m("needle-in-array", &j));
+        assert!(m("42", &j));
+        assert!(m("8.5", &j));
+        assert!(m("gce_instance", &j));
+        assert!(!m("absent_everywhere", &j));
+        // The documented pitfall: this is (insertId="ABC-1") OR (global "xyz").
+        assert!(m("insertId = \"ABC-1\" OR \"xyz\"", &j));
+        assert!(!m("insertId = (\"ABC-1\" OR \"ABC-2\")", &j));
+    }
+
+    // ----- field paths -----------------------------------------------------------------------
+
+    #[test]
+    fn quoted_path_segments() {
+        let e = audit();
+        assert!(m(
+            "labels.\"compute.googleapis.com/resource_name\"=\"vm-1\"",
+            &e
+        ));
+        assert!(m(
+            "protoPayload.\"@type\"=\"type.googleapis.com/google.cloud.audit.AuditLog\"",
+            &e
+        ));
+        assert!(m("protoPayload.@type:AuditLog", &e));
+        let j = app();
+        assert!(m("jsonPayload.\"end_time\"=later", &j));
+        assert!(m("jsonPayload.\"\\\"q\\\"\":quoted", &j));
+        assert!(m("jsonPayload.\"nested\".deep.x:needle", &j));
+    }
+
+    #[test]
+    fn map_and_struct_keys_are_case_sensitive_but_proto_names_are_not() {
+        let e = audit();
+        assert!(m("labels.env=\"prod\"", &e));
+        assert!(!m("labels.ENV=\"prod\"", &e));
+        assert!(m("protoPayload.method_name=\"CreateCryptoKey\"", &e));
+        assert!(m("protoPayload.METHODNAME=\"CreateCryptoKey\"", &e));
+        assert!(m(
+            "protoPayload.authentication_info.principal_email=\"a@b.com\"",
+            &e
+        ));
+        assert!(m("log_name:activity", &e));
+        assert!(m("resource.labels.project_id=p", &e));
+        assert!(!m("resource.labels.projectId=p", &e));
+        let j = app();
+        assert!(m("jsonPayload.end_time=later", &j));
+        assert!(!m("jsonPayload.endTime=later", &j));
+    }
+
+    #[test]
+    fn repeated_fields_match_if_any_element_matches() {
+        let e = audit();
+        assert!(m(
+            "protoPayload.authorizationInfo.permission=\"cloudkms.cryptoKeys.create\"",
+            &e
+        ));
+        assert!(m(
+            "protoPayload.authorizationInfo.permission=\"cloudkms.cryptoKeys.get\"",
+            &e
+        ));
+        assert!(!m(
+            "protoPayload.authorizationInfo.permission=\"cloudkms.cryptoKeys.list\"",
+            &e
+        ));
+        assert!(m(
+            "protoPayload.authenticationInfo.serviceAccountDelegationInfo.firstPartyPrincipal.principalEmail=\"sa2@p.iam.gserviceaccount.com\"",
+            &e
+        ));
+        assert!(m(
+            "protoPayload.resourceLocation.currentLocations=\"europe-west1\"",
+            &e
+        ));
+        // The documented example: {8.5, 9, 6} < 7 is true because 6 < 7.
+        let j = app();
+        assert!(m("jsonPayload.shoeSize < 7", &j));
+        assert!(!m("jsonPayload.shoeSize < 6", &j));
+        assert!(m("jsonPayload.shoeSize = 9", &j));
+        assert!(m("jsonPayload.shoeSize = 8.5", &j));
+        // != is also ORed over the elements.
+        assert!(m("jsonPayload.shoeSize != 9", &j));
+    }
+
+    #[test]
+    fn missing_fields() {
+        let e = audit();
+        assert!(!m("jsonPayload.nearest_store=\"x\"", &e));
+        assert!(m("NOT jsonPayload.nearest_store=\"x\"", &e));
+        assert!(!m("jsonPayload.nearest_store!=\"x\"", &e));
+        assert!(!m("protoPayload.name.nickname:x", &e));
+        assert!(!m("labels.absent=\"\"", &e));
+        assert!(!m("protoPayload.methodName.sub=\"x\"", &e));
+        assert!(!m("textPayload:x", &e));
+        assert!(!m("timestamp>=\"2000-01-01T00:00:00Z\"", &json!({})));
+    }
+
+    #[test]
+    fn defaulted_log_entry_fields() {
+        let bare = json!({"logName": "projects/p/logs/x"});
+        assert!(m("severity=DEFAULT", &bare));
+        assert!(m("severity<INFO", &bare));
+        assert!(!m("severity>=INFO", &bare));
+        assert!(m("trace=\"\"", &bare));
+        assert!(m("trace!=\"x\"", &bare));
+        assert!(!m("trace:*", &bare));
+        assert!(!m("severity:*", &bare));
+        assert!(m("httpRequest.status=0", &bare));
+        assert!(!m("httpRequest.status>=500", &bare));
+        assert!(m("operation.first=false", &bare));
+        assert!(m("insertId=\"\"", &bare));
+    }
+
+    #[test]
+    fn null_values() {
+        let j = app();
+        assert!(m("jsonPayload.nothing = NULL_VALUE", &j));
+        assert!(!m("NOT jsonPayload.nothing = NULL_VALUE", &j));
+        assert!(!m("jsonPayload.nothing != NULL_VALUE", &j));
+        assert!(!m("jsonPayload.count = NULL_VALUE", &j));
+        assert!(m("jsonPayload.count != NULL_VALUE", &j));
+        assert!(!m("jsonPayload.absent = NULL_VALUE", &j));
+        // Quoted, it is just a string.
+        assert!(!m("jsonPayload.nothing = \"NULL_VALUE\"", &j));
+        err_at("jsonPayload.nothing < NULL_VALUE", 22, "NULL_VALUE");
+    }
+
+    // ----- severity --------------------------------------------------------------------------
+
+    #[test]
+    fn severity_compares_by_level() {
+        let e = audit();
+        assert!(m("severity>=NOTICE", &e));
+        assert!(m("severity>INFO", &e));
+        assert!(m("severity<WARNING", &e));
+        assert!(m("severity=notice", &e));
+        assert!(m("severity=\"Notice\"", &e));
+        assert!(m("severity=300", &e));
+        assert!(m("severity>=200", &e));
+        assert!(!m("severity>=ERROR", &e));
+        assert!(m("severity:noti", &e));
+        assert!(!m("severity:err", &e));
+        assert!(m("severity=~\"^NOT\"", &e));
+        for pair in SEVERITIES.windows(2) {
+            let [(low, _), (high, _)] = pair else {
+                continue;
+            };
+            let entry = json!({"severity": high});
+            assert!(m(&format!("severity>{low}"), &entry), "{high} > {low}");
+            assert!(!m(&format!("severity<={low}"), &entry), "{high} > {low}");
+            let entry = json!({"severity": low});
+            assert!(m(&format!("severity<{high}"), &entry), "{low} < {high}");
+        }
+        // The entry may carry the number.
+        assert!(m("severity=ERROR", &json!({"severity": 500})));
+        err_at("severity>=WARN", 10, "invalid severity");
+        err_at("severity=(ERROR OR BOGUS)", 19, "invalid severity");
+    }
+
+    // ----- timestamps ------------------------------------------------------------------------
+
+    #[test]
+    fn timestamps_compare_as_instants() {
+        let e = audit(); // 2026-11-20T10:00:00.123456789Z
+        assert!(m("timestamp>=\"2026-11-20T00:00:00Z\"", &e));
+        assert!(m("timestamp>=\"2026-11-20T10:00:00.123456789Z\"", &e));
+        assert!(!m("timestamp>=\"2026-11-20T10:00:00.12345679Z\"", &e));
+        assert!(m("timestamp=\"2026-11-20T10:00:00.123456789Z\"", &e));
+        assert!(m("timestamp=\"2026-11-20T11:00:00.123456789+01:00\"", &e));
+        assert!(m("timestamp=\"2026-11-20T11:00:00.123456789+0100\"", &e));
+        assert!(m("timestamp>\"2026-11-20T10:00:00+0000\"", &e));
+        assert!(m("timestamp>\"2026-11-20T10:00:00+00:00\"", &e));
+        assert!(!m("timestamp<\"2026-11-20T11:00:00+01:00\"", &e));
+        assert!(m("timestamp>\"2026-11-20T05:00:00-05:00\"", &e));
+        assert!(m("timestamp<=\"2026-11-20T05:00:01-0500\"", &e));
+        assert!(m("timestamp!=\"2026-11-20T10:00:00Z\"", &e));
+        // Date-only values mean midnight UTC, quoted or not.
+        assert!(m("timestamp>\"2026-11-20\"", &e));
+        assert!(m("timestamp<\"2026-11-21\"", &e));
+        assert!(m("timestamp>=2026-11-20 timestamp<2026-11-21", &e));
+        assert!(m("receiveTimestamp>\"2026-11-20T10:00:00.5Z\"", &e));
+        assert!(!m("receiveTimestamp>\"2026-11-20T10:00:01Z\"", &e));
+        // The entry's own offset is honoured too.
+        assert!(m("timestamp=\"2026-11-20T10:00:00Z\"", &app()));
+        // Substring and regex work on the text.
+        assert!(m("timestamp:\"2026-11-20\"", &e));
+        assert!(m("timestamp=~\"^2026-\"", &e));
+    }
+
+    #[test]
+    fn invalid_timestamps_are_errors() {
+        err_at("timestamp>=\"yesterday\"", 11, "invalid timestamp");
+        err_at(
+            "timestamp>=\"2026-13-01T00:00:00Z\"",
+            11,
+            "invalid timestamp",
+        );
+        err_at(
+            "timestamp>=\"2026-11-20T00:00:00\"",
+            11,
+            "invalid timestamp",
+        );
+        err_at("receiveTimestamp<2026", 17, "invalid timestamp");
+        err_at(
+            "timestamp=(\"2026-11-20\" OR \"x\")",
+            27,
+            "invalid timestamp",
+        );
+    }
+
+    #[test]
+    fn timestamp_parser_forms() {
+        let want: Timestamp = "2026-11-20T00:00:00Z".parse().unwrap();
+        for s in [
+            "2026-11-20T00:00:00Z",
+            "2026-11-20T00:00:00z",
+            "2026-11-20T00:00:00+00:00",
+            "2026-11-20T00:00:00+0000",
+            "2026-11-20T00:00:00.000000000Z",
+            "2026-11-20T01:00:00+01:00",
+            "2026-11-20T01:00:00+0100",
+            "2026-11-19T19:00:00-0500",
+            "2026-11-20",
+        ] {
+            assert_eq!(parse_timestamp(s), Some(want), "{s}");
+        }
+        for s in [
+            "",
+            "2026",
+            "2026-11-20T00:00:00",
+            "2026-11-20T00:00:00+000",
+            "x+0000",
+        ] {
+            assert_eq!(parse_timestamp(s), None, "{s}");
+        }
+    }
+
+    // ----- functions -------------------------------------------------------------------------
+
+    #[test]
+    fn log_id_function() {
+        let e = audit();
+        assert!(m("log_id(\"cloudaudit.googleapis.com/activity\")", &e));
+        assert!(m("LOG_ID(\"cloudaudit.googleapis.com/activity\")", &e));
+        assert!(m("log_id(\"cloudaudit.googleapis.com%2Factivity\")", &e));
+        assert!(!m("log_id(\"cloudaudit.googleapis.com/data_access\")", &e));
+        assert!(!m("log_id(\"activity\")", &e));
+        assert!(m(
+            "NOT log_id(\"cloudaudit.googleapis.com/data_access\")",
+            &e
+        ));
+        let j = app();
+        assert!(m("log_id(app)", &j));
+        assert!(!m("log_id(pp)", &j));
+        assert!(!m("log_id(app)", &json!({})));
+        assert_eq!(
+            url_encode("cloudaudit.googleapis.com/activity"),
+            "cloudaudit.googleapis.com%2Factivity"
+        );
+        assert_eq!(url_encode("a b~c"), "a%20b~c");
+    }
+
+    #[test]
+    fn source_function() {
+        let e = audit();
+        assert!(m("source(projects/p)", &e));
+        assert!(m("source(\"projects/p\")", &e));
+        assert!(!m("source(projects/q)", &e));
+        assert!(!m(
+            "source(projects/pp)",
+            &json!({"logName": "projects/p/logs/x"})
+        ));
+        err_at("source(buckets/p)", 0, "invalid source");
+    }
+
+    #[test]
+    fn sample_function() {
+        let e = audit();
+        assert!(m("sample(insertId, 1)", &e));
+        assert!(m("sample(insertId, 1.0)", &e));
+        assert!(!m("sample(jsonPayload.absent, 1)", &e));
+        let f = parse("sample(insertId, 0.25)");
+        let hits = (0..2000)
+            .filter(|i| f.matches(&json!({"insertId": format!("id-{i}")})))
+            .count();
+        assert!((300..700).contains(&hits), "{hits}");
+        // Deterministic.
+        let again = (0..2000)
+            .filter(|i| f.matches(&json!({"insertId": format!("id-{i}")})))
+            .count();
+        assert_eq!(hits, again);
+        err_at("sample(insertId, 0)", 17, "fraction");
+        err_at("sample(insertId, 1.5)", 17, "fraction");
+        err_at("sample(insertId, x)", 17, "fraction");
+        err_at("sample(insertId)", 0, "takes 2 argument");
+    }
+
+    #[test]
+    fn ip_in_net_function() {
+        let e = audit();
+        assert!(m(
+            "ip_in_net(protoPayload.requestMetadata.callerIp, \"10.1.2.0/24\")",
+            &e
+        ));
+        assert!(m(
+            "ip_in_net(protoPayload.requestMetadata.callerIp, \"10.0.0.0/8\")",
+            &e
+        ));
+        assert!(m(
+            "ip_in_net(protoPayload.requestMetadata.callerIp, \"10.1.2.3\")",
+            &e
+        ));
+        assert!(m(
+            "ip_in_net(protoPayload.requestMetadata.callerIp, \"0.0.0.0/0\")",
+            &e
+        ));
+        assert!(!m(
+            "ip_in_net(protoPayload.requestMetadata.callerIp, \"10.1.3.0/24\")",
+            &e
+        ));
+        assert!(!m("ip_in_net(jsonPayload.ip, \"10.0.0.0/8\")", &e));
+        let v6 = json!({"jsonPayload": {"ip": ["not an ip", "2001:db8::1"]}});
+        assert!(m("ip_in_net(jsonPayload.ip, \"2001:db8::/32\")", &v6));
+        assert!(!m("ip_in_net(jsonPayload.ip, \"2001:db9::/32\")", &v6));
+        assert!(!m("ip_in_net(jsonPayload.ip, \"10.0.0.0/8\")", &v6));
+        err_at(
+            "ip_in_net(jsonPayload.ip, \"10.0.0.0/33\")",
+            26,
+            "invalid IP",
+        );
+        err_at("ip_in_net(jsonPayload.ip, \"nope\")", 26, "invalid IP");
+    }
+
+    #[test]
+    fn search_function() {
+        let j = app();
+        assert!(m("SEARCH(\"hello kitty\")", &j));
+        assert!(m("SEARCH(\"Kitty HELLO\")", &j));
+        assert!(m("search(\"hello\")", &j));
+        assert!(!m("SEARCH(\"Kit\")", &j));
+        assert!(m("SEARCH(\"`the cat`\")", &j));
+        assert!(!m("SEARCH(\"`cat the`\")", &j));
+        assert!(m("SEARCH(jsonPayload.message, \"cat hat\")", &j));
+        assert!(!m("SEARCH(jsonPayload.message, \"cat gce\")", &j));
+        assert!(m("SEARCH(\"cat gce\")", &j));
+        err_at("SEARCH(hello)", 7, "string literal");
+        err_at("SEARCH(\"`x\")", 7, "unbalanced");
+        err_at("SEARCH(\"...\")", 7, "no searchable");
+        err_at("SEARCH(a, b, c)", 0, "1 or 2");
+    }
+
+    #[test]
+    fn unknown_and_unsupported_functions_are_errors() {
+        err_at("foo(1)", 0, "unknown function 'foo'");
+        err_at("severity=ERROR bar(\"x\")", 15, "unknown function");
+        err_at("cast(timestamp, STRING)", 0, "not supported");
+        err_at("regexp_extract(logName, \"(x)\")", 0, "not supported");
+        err_at("log_id()", 0, "takes 1 argument");
+        err_at("log_id(a, b)", 0, "takes 1 argument");
+        err_at("log_id(\"a\"", 6, "unbalanced '('");
+        err_at("log_id(\"a\" \"b\")", 11, "expected ',' or ')'");
+        err_at("log_id(,)", 7, "unexpected ','");
+        err_at(
+            "resource.type=log_id(\"x\")",
+            14,
+            "functions are not supported",
+        );
+    }
+
+    // ----- strings and escapes ---------------------------------------------------------------
+
+    fn lexed(src: &str) -> String {
+        match tokenize(src).unwrap().first().map(|t| t.tok.clone()) {
+            Some(Tok::Str(s)) => s,
+            other => panic!("{src:?} lexed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn string_escapes() {
+        assert_eq!(lexed(r#""a\"b""#), "a\"b");
+        assert_eq!(lexed(r#""back\\slash""#), "back\\slash");
+        assert_eq!(lexed(r#""\n\t\r""#), "\n\t\r");
+        assert_eq!(lexed(r#""it\'s""#), "it's");
+        assert_eq!(lexed(r#""\u00e9""#), "é");
+        assert_eq!(lexed(r#""\uD83D\uDE00""#), "😀");
+        assert_eq!(lexed(r#""\U0001F600""#), "😀");
+        assert_eq!(lexed(r#""\x41\101""#), "AA");
+        assert_eq!(lexed(r#""\d+\.""#), "\\d+\\.");
+        assert_eq!(lexed("\"multi\nline\""), "multi\nline");
+        assert_eq!(lexed("\"héllo wörld\""), "héllo wörld");
+        assert!(m(r#"textPayload = "say \"hi\"""#, &text("say \"hi\"")));
+        assert!(m(r#"textPayload = "tab\there""#, &text("tab\there")));
+        assert!(m(r#"textPayload : "\u00E9T\u00c9""#, &text("été")));
+    }
+
+    #[test]
+    fn string_errors() {
+        err_at("textPayload=\"abc", 12, "unterminated string");
+        err_at("textPayload=\"abc\\", 12, "unterminated string");
+        err_at("textPayload=\"abc\\\"", 12, "unterminated string");
+        err_at("\"", 0, "unterminated string");
+        err_at(r#"textPayload="\u12""#, 13, "invalid escape");
+        err_at(r#"textPayload="\uZZZZ""#, 13, "invalid escape");
+        err_at(r#"textPayload="\uD83D""#, 13, "invalid unicode escape");
+        err_at(r#"textPayload="\uD83Dx""#, 13, "invalid unicode escape");
+        err_at(r#"textPayload="\uDE00""#, 13, "invalid unicode escape");
+        err_at(r#"textPayload="\U00110000""#, 13, "not a valid unicode");
+    }
+
+    // ----- syntax errors ---------------------------------------------------------------------
+
+    #[test]
+    fn length_limit() {
+        let ok = "a".repeat(MAX_FILTER_CHARS);
+        assert!(Filter::parse(&ok).is_ok());
+        err_at(
+            &"a".repeat(MAX_FILTER_CHARS + 1),
+            MAX_FILTER_CHARS,
+            "exceeds 20000",
+        );
+        // Counted in characters, reported in bytes.
+        let wide = "é".repeat(MAX_FILTER_CHARS + 1);
+        err_at(&wide, MAX_FILTER_CHARS * 2, "exceeds");
+        assert!(Filter::parse(&"é".repeat(MAX_FILTER_CHARS)).is_ok());
+    }
+
+    #[test]
+    fn unbalanced_parentheses() {
+        err_at("(resource.type=x", 0, "unbalanced '('");
+        err_at("((resource.type=x)", 0, "unbalanced '('");
+        err_at("resource.type=x)", 15, "unbalanced ')'");
+        err_at(")", 0, "expected an expression");
+        err_at("()", 0, "empty parentheses");
+        err_at("resource.type=()", 14, "empty parentheses");
+        err_at("resource.type=(x", 14, "unbalanced '('");
+        err_at("resource.type=(x OR y", 14, "unbalanced '('");
+        err_at(
+            "(severity=ERROR AND)",
+            19,
+            "expected an expression after AND",
+        );
+    }
+
+    #[test]
+    fn dangling_operators() {
+        err_at("severity=ERROR AND", 18, "expected an expression after AND");
+        err_at("severity=ERROR OR", 17, "expected an expression after OR");
+        err_at(
+            "severity=ERROR AND ",
+            19,
+            "expected an expression after AND",
+        );
+        err_at("NOT", 3, "expected an expression after NOT");
+        err_at("severity=ERROR NOT", 18, "expected an expression after NOT");
+        err_at("-", 1, "expected an expression after NOT");
+        err_at("AND severity=ERROR", 0, "unexpected AND");
+        err_at("OR severity=ERROR", 0, "unexpected OR");
+        err_at("severity=ERROR AND OR severity=INFO", 19, "unexpected OR");
+        err_at("resource.type=", 14, "expected a value after '='");
+        err_at("resource.type:", 14, "expected a value after ':'");
+        err_at("resource.type= AND x", 15, "expected a value");
+        err_at("resource.type=NOT", 14, "expected a value");
+        err_at("resource.type=(a OR)", 19, "expected a value");
+        err_at("=x", 0, "without a field name");
+        err_at("severity=ERROR =x", 15, "without a field name");
+    }
+
+    #[test]
+    fn unknown_operators_and_stray_characters() {
+        err_at(
+            "resource.type==\"x\"",
+            13,
+            "unknown comparison operator '=='",
+        );
+        err_at(
+            "resource.type<>\"x\"",
+            13,
+            "unknown comparison operator '<>'",
+        );
+        err_at(
+            "resource.type=>\"x\"",
+            13,
+            "unknown comparison operator '=>'",
+        );
+        err_at("resource.type!\"x\"", 13, "unknown comparison operator '!'");
+        err_at("resource.type~\"x\"", 13, "unknown comparison operator '~'");
+        err_at("resource.type:=\"x\"", 13, "unknown comparison operator");
+        err_at("resource.type=[x]", 14, "unexpected character '['");
+        err_at("'x'", 0, "double quotes");
+        err_at("a & b", 2, "unexpected character '&'");
+        err_at(
+            "severity=ERROR || severity=INFO",
+            15,
+            "unexpected character '|'",
+        );
+        err_at("\"é\" [", 5, "unexpected character '['");
+        err_at("+x", 0, "unexpected character '+'");
+        err_at("resource.type=\\x", 14, "unexpected character");
+        err_at("resource.type=x,", 15, "unexpected ','");
+        err_at("severity=ERROR .", 15, "unexpected '.'");
+        err_at("resource.type=*", 14, "':*'");
+        err_at("resource.type:(*)", 15, "':*'");
+        err_at("*", 0, "unexpected '*'");
+    }
+
+    #[test]
+    fn values_and_paths_that_need_quotes() {
+        err_at(
+            "protoPayload.serviceName=cloudkms.googleapis.com",
+            25,
+            "double-quoted",
+        );
+        err_at("labels.", 6, "expected a name after '.'");
+        err_at("labels. env=x", 6, "expected a name after '.'");
+        err_at("resource.labels", 15, "expected a comparison operator");
+        assert!(m("jsonPayload.x=1.5", &json!({"jsonPayload": {"x": 1.5}})));
+        assert!(m("unicorn-horn", &text("a unicorn-horn")));
+    }
+
+    #[test]
+    fn undefined_fields_are_errors() {
+        err_at("thud=1", 0, "undefined field 'thud'");
+        err_at("operation.thud=1", 10, "undefined field 'operation.thud'");
+        err_at("textPayload.thud=1", 12, "undefined field");
+        err_at("labels.a.b=1", 9, "undefined field");
+        err_at("logName.x=1", 8, "undefined field");
+        err_at("resource.thud=1", 9, "undefined field");
+        err_at("resource.labels.a.b=1", 18, "undefined field");
+        err_at("sample(thud, 0.5)", 7, "undefined field");
+        assert!(Filter::parse("httpRequest.remote_ip=\"1.2.3.4\"").is_ok());
+        assert!(Filter::parse("sourceLocation.line>10").is_ok());
+        assert!(Filter::parse("split.totalSplits>1").is_ok());
+        assert!(Filter::parse("metadata.anything.goes:x").is_ok());
+    }
+
+    #[test]
+    fn nesting_depth_is_bounded() {
+        let nested = |n: usize| format!("{}severity=ERROR{}", "(".repeat(n), ")".repeat(n));
+        assert!(m(&nested(MAX_DEPTH), &json!({"severity": "ERROR"})));
+        err_at(&nested(MAX_DEPTH + 1), MAX_DEPTH, "nesting deeper than 64");
+        let nots = |n: usize| format!("{}severity=ERROR", "NOT ".repeat(n));
+        assert!(m(&nots(MAX_DEPTH), &json!({"severity": "ERROR"})));
+        err_at(&nots(MAX_DEPTH + 1), MAX_DEPTH * 4, "nesting");
+        err_at(
+            &format!("{}severity=ERROR", "- ".repeat(MAX_DEPTH + 1)),
+            MAX_DEPTH * 2,
+            "nesting",
+        );
+        let values = |n: usize| format!("textPayload:{}x{}", "(".repeat(n), ")".repeat(n));
+        assert!(m(&values(MAX_DEPTH), &text("x")));
+        assert!(Filter::parse(&values(MAX_DEPTH + 1)).is_err());
+        // Deep input far beyond the limit fails cleanly rather than overflowing the stack.
+        assert!(Filter::parse(&"(".repeat(15_000)).is_err());
+        assert!(Filter::parse(&"NOT ".repeat(4_000)).is_err());
+        assert!(Filter::parse(&format!("textPayload:{}", "(".repeat(15_000))).is_err());
+        // Long flat chains are not nesting.
+        let flat = vec!["severity=ERROR"; 1000].join(" OR ");
+        assert!(m(&flat, &json!({"severity": "ERROR"})));
+    }
+
+    #[test]
+    fn error_display() {
+        let e = err("(severity=ERROR");
+        assert_eq!(e.to_string(), "unbalanced '(' at position 0");
+        assert_eq!(
+            e,
+            FilterError {
+                position: 0,
+                message: "unbalanced '('".to_owned()
+            }
+        );
+    }
+
+    /// Random token soup must never panic, whether or not it parses.
+    #[test]
+    fn arbitrary_input_never_panics() {
+        const PIECES: &[&str] = &[
+            "(",
+            ")",
+            "\"",
+            "\\",
+            "\\u",
+            "\\uD83D",
+            "AND",
+            "OR",
+            "NOT",
+            "-",
+            "--",
+            "=",
+            "!=",
+            ":",
+            "<",
+            ">=",
+            "=~",
+            "!~",
+            "!",
+            "~",
+            "*",
+            ".",
+            ",",
+            " ",
+            "\n",
+            "severity",
+            "timestamp",
+            "protoPayload",
+            "labels",
+            "jsonPayload",
+            "resource",
+            "\"x\"",
+            "ERROR",
+            "NOTICE",
+            "\"2026-11-20T00:00:00Z\"",
+            "\"2026-11-20T00:00:00+0000\"",
+            "log_id",
+            "SEARCH",
+            "sample",
+            "ip_in_net",
+            "source",
+            "é",
+            "😀",
+            "[",
+            "1",
+            "-1",
+            "0.5",
+            "1e999",
+            "NULL_VALUE",
+            "\"(?\"",
+            "\"`\"",
+            "@type",
+            "\"@type\"",
+            "x",
+            "y",
+        ];
+        let entries = [
+            audit(),
+            app(),
+            text("x y"),
+            json!({}),
+            json!(null),
+            json!([1, [2]]),
+        ];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut parsed = 0;
+        for _ in 0..20_000 {
+            let len = next() % 12;
+            let filter: String = (0..len)
+                .filter_map(|_| PIECES.get((next() % PIECES.len() as u64) as usize).copied())
+                .collect();
+            if let Ok(f) = Filter::parse(&filter) {
+                parsed += 1;
+                for e in &entries {
+                    let _ = f.matches(e);
+                }
+            }
+        }
+        assert!(parsed > 100, "{parsed}");
+    }
+
+    #[test]
+    fn every_prefix_of_a_real_filter_is_handled() {
+        let filter = "logName=\"projects/p/logs/cloudaudit.googleapis.com%2Factivity\" AND \
+                      (protoPayload.methodName=(\"CreateCryptoKey\" OR \"CreateKeyRing\") OR \
+                      log_id(\"x/y\")) -- why\n timestamp>=\"2026-11-20T00:00:00+0000\" é \
+                      NOT labels.\"a.b\":* severity>=\"NOTICE\" SEARCH(\"`a b`\") \"\\u00e9\\\"\"";
+        assert!(!m(filter, &audit()), "the full filter parses");
+        for (i, _) in filter.char_indices() {
+            let prefix = filter.get(..i).unwrap();
+            if let Ok(f) = Filter::parse(prefix) {
+                let _ = f.matches(&audit());
+            }
+        }
+    }
+
+    // ----- real audit-log entries ------------------------------------------------------------
+
+    fn realdata(path: &str) -> Json {
+        let full = format!(
+            "{}/../../shared/realdata/audit-logs/{path}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(&full).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn real_cloud_custodian_entries() {
+        let create = realdata("cloud-custodian/kms-cryptokey-create.json");
+        let keyring = realdata("cloud-custodian/kms-keyring-create.json");
+        let version = realdata("cloud-custodian/kms-cryptokey-version-create.json");
+
+        let brief = "logName=\"projects/p/logs/cloudaudit.googleapis.com%2Factivity\" AND \
+                     protoPayload.serviceName=\"cloudkms.googleapis.com\" AND \
+                     (protoPayload.methodName=\"CreateCryptoKey\" OR \
+                     protoPayload.authenticationInfo.principalEmail=\"a@b.com\") AND \
+                     timestamp>=\"2026-11-20T00:00:00Z\"";
+        // Wrong project and a window after the 2019 event: no match.
+        assert!(!m(brief, &create));
+
+        let in_window = "logName=\"projects/cloud-custodian/logs/cloudaudit.googleapis.com%2Factivity\" AND \
+                         protoPayload.serviceName=\"cloudkms.googleapis.com\" AND \
+                         (protoPayload.methodName=\"CreateCryptoKey\" OR \
+                         protoPayload.authenticationInfo.principalEmail=\"a@b.com\") AND \
+                         timestamp>=\"2019-04-22T00:00:00Z\" AND timestamp<\"2019-04-23T00:00:00+0000\"";
+        assert!(m(in_window, &create));
+        assert!(
+            !m(in_window, &keyring),
+            "CreateKeyRing is not CreateCryptoKey"
+        );
+        assert!(!m(in_window, &version), "different method and day");
+
+        // The principal branch of the OR alone selects all three.
+        let by_principal = "protoPayload.serviceName=\"cloudkms.googleapis.com\" AND \
+                            (protoPayload.methodName=\"NoSuchMethod\" OR \
+                            protoPayload.authenticationInfo.principalEmail=\"alex.karpitski@gmail.com\")";
+        for e in [&create, &keyring, &version] {
+            assert!(m(by_principal, e));
+            assert!(m("log_id(\"cloudaudit.googleapis.com/activity\")", e));
+            assert!(m("resource.labels.project_id=\"cloud-custodian\"", e));
+            assert!(m(
+                "protoPayload.\"@type\"=\"type.googleapis.com/google.cloud.audit.AuditLog\"",
+                e
+            ));
+            assert!(m("severity>=NOTICE AND severity<WARNING", e));
+            assert!(m("resource.type=~\"^cloudkms_\"", e));
+        }
+
+        let create_perm =
+            "protoPayload.authorizationInfo.permission=\"cloudkms.cryptoKeys.create\"";
+        assert!(m(create_perm, &create));
+        assert!(!m(create_perm, &keyring));
+        assert!(m(
+            "protoPayload.request.cryptoKey.purpose=ENCRYPT_DECRYPT",
+            &create
+        ));
+        assert!(m(
+            "protoPayload.resourceLocation.currentLocations=\"us-central1\"",
+            &create
+        ));
+        assert!(m(
+            "protoPayload.methodName=(\"CreateCryptoKey\" OR \"CreateKeyRing\" OR \"CreateCryptoKeyVersion\")",
+            &version
+        ));
+        assert!(m("\"alex.karpitski\"", &create));
+        assert!(m("SEARCH(\"karpitski\")", &create));
+    }
+
+    /// The shapes `src/logfilter.rs` of kms-responder sends, verbatim.
+    #[test]
+    fn kms_responder_filters() {
+        let key = "projects/p1/locations/us/keyRings/r/cryptoKeys/k";
+        let usage = format!(
+            "logName=\"projects/p1/logs/cloudaudit.googleapis.com%2Fdata_access\" AND \
+             (protoPayload.resourceName=\"{key}\" OR \
+             protoPayload.resourceName:\"{key}/cryptoKeyVersions/\") AND \
+             timestamp>=\"2026-11-20T00:00:00.5Z\""
+        );
+        let entry = |resource: &str, at: &str| {
+            json!({
+                "logName": "projects/p1/logs/cloudaudit.googleapis.com%2Fdata_access",
+                "timestamp": at,
+                "protoPayload": {"serviceName": "cloudkms.googleapis.com", "resourceName": resource}
+            })
+        };
+        let f = parse(&usage);
+        assert!(f.matches(&entry(key, "2026-11-20T00:00:01Z")));
+        assert!(f.matches(&entry(
+            &format!("{key}/cryptoKeyVersions/3"),
+            "2026-11-21T00:00:00Z"
+        )));
+        assert!(!f.matches(&entry(&format!("{key}-backup"), "2026-11-21T00:00:00Z")));
+        assert!(!f.matches(&entry(key, "2026-11-20T00:00:00.4Z")));
+        let admin = "logName=\"projects/p1/logs/cloudaudit.googleapis.com%2Factivity\" AND \
+                     protoPayload.serviceName=\"cloudkms.googleapis.com\" AND \
+                     timestamp>=\"2026-11-20T00:00:00Z\"";
+        let mut e = entry(key, "2026-11-20T00:00:00Z");
+        if let Some(name) = e.get_mut("logName") {
+            *name = json!("projects/p1/logs/cloudaudit.googleapis.com%2Factivity");
+        }
+        assert!(m(admin, &e));
+        // Control characters reach the filter as \u escapes.
+        assert!(m(r#"textPayload="\u001b[31m""#, &text("\u{1b}[31m")));
+    }
+
+    #[test]
+    fn real_plaso_entry_with_delegation_chain() {
+        let e = realdata("plaso/split/line-10.json");
+        assert!(m(
+            "protoPayload.authenticationInfo.serviceAccountDelegationInfo.firstPartyPrincipal.principalEmail=\"service-account-two@fake-project.com\"",
+            &e
+        ));
+        assert!(!m(
+            "protoPayload.authenticationInfo.serviceAccountDelegationInfo.firstPartyPrincipal.principalEmail=\"service-account-three@fake-project.com\"",
+            &e
+        ));
+        assert!(m("labels.\"compute.googleapis.com/root_trigger_id\":*", &e));
+        assert!(m("operation.first=true AND operation.last=false", &e));
+        assert!(m("operation.producer=\"compute.googleapis.com\"", &e));
+        assert!(m(
+            "ip_in_net(protoPayload.requestMetadata.callerIp, \"1.1.1.0/24\")",
+            &e
+        ));
+        assert!(m(
+            "protoPayload.authorizationInfo.permission=\"compute.disks.create\"",
+            &e
+        ));
+        assert!(m(
+            "timestamp>=\"2024-04-26T20:10:10Z\" AND timestamp<\"2024-04-26T20:10:10.1Z\"",
+            &e
+        ));
+        assert!(m(
+            "source(projects/fake-project) log_id(\"cloudaudit.googleapis.com/activity\")",
+            &e
+        ));
+
+        let json_payload = realdata("plaso/split/line-08.json");
+        assert!(m("jsonPayload.actor.user:\"fakeemailxyz\"", &json_payload));
+        assert!(m("jsonPayload.event_subtype=test_subtype", &json_payload));
+        assert!(!m("jsonPayload.eventSubtype=test_subtype", &json_payload));
+        let text_payload = realdata("plaso/split/line-09.json");
+        assert!(m(
+            "textPayload:\"TEXT payload\" log_id(testlog)",
+            &text_payload
+        ));
+        assert!(m("severity=DEFAULT", &text_payload));
     }
 }

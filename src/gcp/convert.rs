@@ -37,7 +37,7 @@ pub(crate) fn timestamp(ts: Option<&google_cloud_wkt::Timestamp>) -> Option<Time
 }
 
 pub(crate) fn duration(d: Option<&google_cloud_wkt::Duration>) -> Option<Duration> {
-    d.and_then(|d| Duration::try_from(d.clone()).ok())
+    d.and_then(|d| Duration::try_from(*d).ok())
 }
 
 pub(crate) fn to_wkt_timestamp(ts: Timestamp) -> Result<google_cloud_wkt::Timestamp, GcpError> {

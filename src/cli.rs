@@ -1,0 +1,185 @@
+//! Command-line arguments, and their validation into a [`GcpConfig`] and
+//! investigation [`Options`] before any work starts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::gcp::{CredentialsMode, Endpoints, GcpConfig, RetryConfig};
+use crate::investigate::Options;
+use crate::report::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kms-responder",
+    version,
+    about = "Investigate and respond to 'New Cloud KMS Key Created' (GCPNewKMSKey) alerts on Google Cloud",
+    after_help = "Exit codes: 0 complete, 1 failure, 2 usage error, 3 evidence incomplete (see the report's gaps)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub google: GoogleArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Investigate alerts, audit log entries, Pub/Sub pushes or key names.
+    Investigate(InvestigateArgs),
+    /// Run an investigation end to end against the embedded Google Cloud mock.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InvestigateArgs {
+    /// Files, `-` for stdin, or key names (projects/P/locations/L/keyRings/R/cryptoKeys/K).
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// How far before the event the log queries reach, e.g. 7d, 36h.
+    #[arg(long, default_value = "7d", value_parser = parse_span)]
+    pub lookback: Duration,
+    /// Pages of 1000 log entries read at most per query.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_pages: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Bundled scenario to investigate.
+    #[arg(long, default_value = "ransomware-precursor", value_parser = bundled_scenario)]
+    pub scenario: String,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the report to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Credentials {
+    /// Anonymous for loopback endpoints (a mock), else Application Default Credentials.
+    Auto,
+    Anonymous,
+    Adc,
+}
+
+#[derive(Debug, Args)]
+pub struct GoogleArgs {
+    /// Send every Google API to this base URL (e.g. a mock at http://127.0.0.1:PORT).
+    #[arg(long, global = true, env = "KMS_RESPONDER_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Cloud KMS endpoint (overrides --endpoint).
+    #[arg(long, global = true, value_name = "URL")]
+    pub kms_endpoint: Option<String>,
+    /// Cloud Logging endpoint (overrides --endpoint).
+    #[arg(long, global = true, value_name = "URL")]
+    pub logging_endpoint: Option<String>,
+    /// KMS Inventory endpoint (overrides --endpoint).
+    #[arg(long, global = true, value_name = "URL")]
+    pub inventory_endpoint: Option<String>,
+    /// Resource Manager endpoint (overrides --endpoint).
+    #[arg(long, global = true, value_name = "URL")]
+    pub resource_manager_endpoint: Option<String>,
+    /// Which credentials to send.
+    #[arg(long, global = true, value_enum, default_value_t = Credentials::Auto)]
+    pub credentials: Credentials,
+    /// Act as this service account (ADC must be allowed to impersonate it).
+    #[arg(long, global = true, value_name = "SA_EMAIL")]
+    pub impersonate_service_account: Option<String>,
+    /// Allow a plain-http endpoint that is not loopback.
+    #[arg(long, global = true)]
+    pub allow_insecure_endpoint: bool,
+    /// Time limit for one HTTP attempt, e.g. 10s.
+    #[arg(long, global = true, default_value = "10s", value_parser = parse_span)]
+    pub attempt_timeout: Duration,
+    /// Time limit for one API call, retries included, e.g. 30s.
+    #[arg(long, global = true, default_value = "30s", value_parser = parse_span)]
+    pub call_timeout: Duration,
+}
+
+impl GoogleArgs {
+    pub fn config(&self) -> GcpConfig {
+        GcpConfig {
+            endpoints: Endpoints {
+                all: self.endpoint.clone(),
+                kms: self.kms_endpoint.clone(),
+                logging: self.logging_endpoint.clone(),
+                inventory: self.inventory_endpoint.clone(),
+                resource_manager: self.resource_manager_endpoint.clone(),
+            },
+            credentials: match self.credentials {
+                Credentials::Auto => CredentialsMode::Auto,
+                Credentials::Anonymous => CredentialsMode::Anonymous,
+                Credentials::Adc => CredentialsMode::Adc,
+            },
+            impersonate_service_account: self.impersonate_service_account.clone(),
+            allow_insecure_endpoint: self.allow_insecure_endpoint,
+            retry: RetryConfig {
+                attempt_timeout: self.attempt_timeout,
+                total_timeout: self.call_timeout,
+                ..RetryConfig::default()
+            },
+        }
+    }
+}
+
+impl InvestigateArgs {
+    pub fn options(&self) -> Options {
+        Options {
+            lookback: jiff::SignedDuration::try_from(self.lookback).unwrap_or(jiff::SignedDuration::from_hours(7 * 24)),
+            max_pages: self.max_pages,
+            ..Options::default()
+        }
+    }
+}
+
+/// `7d`, `36h`, `90m`, `30s`, `1500ms`.
+pub fn parse_span(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().map_err(|_| format!("{s:?} is not a duration: use e.g. 7d, 36h, 90m, 30s, 1500ms"))?;
+    let secs = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{s:?} has no unit: use d, h, m, s or ms (e.g. 7d)")),
+    };
+    n.checked_mul(secs).map(Duration::from_secs).ok_or_else(|| format!("{s:?} is too long"))
+}
+
+fn bundled_scenario(s: &str) -> Result<String, String> {
+    if gcp_mock::BUNDLED.iter().any(|(n, _)| *n == s) {
+        Ok(s.to_owned())
+    } else {
+        let names: Vec<&str> = gcp_mock::BUNDLED.iter().map(|(n, _)| *n).collect();
+        Err(format!("unknown scenario; choose one of: {}", names.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans() {
+        assert_eq!(parse_span("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_span("1500ms"), Ok(Duration::from_millis(1500)));
+        assert!(parse_span("7").is_err());
+        assert!(parse_span("d").is_err());
+        assert!(parse_span("99999999999999999999d").is_err());
+    }
+}
