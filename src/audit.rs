@@ -55,7 +55,9 @@ pub enum AuditParseError {
 }
 
 fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 /// Timestamps arrive as RFC 3339, but exports and SIEMs also use
@@ -70,7 +72,9 @@ pub fn parse_timestamp(raw: &str) -> Option<Timestamp> {
     let bytes = fixed.as_bytes();
     if bytes.len() > 5 {
         let tail = &fixed[fixed.len() - 5..];
-        if (tail.starts_with('+') || tail.starts_with('-')) && tail[1..].bytes().all(|b| b.is_ascii_digit()) {
+        if (tail.starts_with('+') || tail.starts_with('-'))
+            && tail[1..].bytes().all(|b| b.is_ascii_digit())
+        {
             let (head, off) = fixed.split_at(fixed.len() - 5);
             fixed = format!("{head}{}:{}", &off[..3], &off[3..]);
         }
@@ -86,11 +90,17 @@ impl AuditEvent {
         if !entry.is_object() {
             return Err(AuditParseError::NotAnObject);
         }
-        let payload = entry.get("protoPayload").ok_or(AuditParseError::NoAuditPayload)?;
+        let payload = entry
+            .get("protoPayload")
+            .ok_or(AuditParseError::NoAuditPayload)?;
         let log_name = s(entry, "/logName").to_owned();
-        let log = if log_name.ends_with("cloudaudit.googleapis.com%2Factivity") || log_name.ends_with("cloudaudit.googleapis.com/activity") {
+        let log = if log_name.ends_with("cloudaudit.googleapis.com%2Factivity")
+            || log_name.ends_with("cloudaudit.googleapis.com/activity")
+        {
             AuditLogKind::Activity
-        } else if log_name.ends_with("cloudaudit.googleapis.com%2Fdata_access") || log_name.ends_with("cloudaudit.googleapis.com/data_access") {
+        } else if log_name.ends_with("cloudaudit.googleapis.com%2Fdata_access")
+            || log_name.ends_with("cloudaudit.googleapis.com/data_access")
+        {
             AuditLogKind::DataAccess
         } else if log_name.ends_with("%2Fsystem_event") || log_name.ends_with("/system_event") {
             AuditLogKind::SystemEvent
@@ -105,25 +115,39 @@ impl AuditEvent {
             .into_iter()
             .flatten()
             .filter_map(|d| {
-                let first = d.pointer("/firstPartyPrincipal/principalEmail").and_then(Value::as_str);
+                let first = d
+                    .pointer("/firstPartyPrincipal/principalEmail")
+                    .and_then(Value::as_str);
                 let third = d
                     .pointer("/thirdPartyPrincipal/thirdPartyClaims")
                     .map(|c| c.to_string())
-                    .or_else(|| d.get("principalSubject").and_then(Value::as_str).map(str::to_owned));
+                    .or_else(|| {
+                        d.get("principalSubject")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    });
                 first.map(str::to_owned).or(third)
             })
             .collect();
         let project = {
             let from_labels = s(entry, "/resource/labels/project_id");
             if from_labels.is_empty() {
-                log_name.strip_prefix("projects/").and_then(|r| r.split('/').next()).unwrap_or_default().to_owned()
+                log_name
+                    .strip_prefix("projects/")
+                    .and_then(|r| r.split('/').next())
+                    .unwrap_or_default()
+                    .to_owned()
             } else {
                 from_labels.to_owned()
             }
         };
         let caller_ip = {
             let ip = s(payload, "/requestMetadata/callerIp");
-            if ip.is_empty() { s(payload, "/requestMetadata/callerIP") } else { ip }
+            if ip.is_empty() {
+                s(payload, "/requestMetadata/callerIP")
+            } else {
+                ip
+            }
         };
         Ok(AuditEvent {
             insert_id: s(entry, "/insertId").to_owned(),
@@ -140,7 +164,10 @@ impl AuditEvent {
                 .map(str::to_owned),
             caller_ip: caller_ip.to_owned(),
             user_agent: s(payload, "/requestMetadata/callerSuppliedUserAgent").to_owned(),
-            status_code: payload.pointer("/status/code").and_then(Value::as_i64).unwrap_or(0),
+            status_code: payload
+                .pointer("/status/code")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
             status_message: s(payload, "/status/message").to_owned(),
             project,
             permissions: payload
@@ -148,7 +175,11 @@ impl AuditEvent {
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .filter_map(|a| a.get("permission").and_then(Value::as_str).map(str::to_owned))
+                .filter_map(|a| {
+                    a.get("permission")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
                 .collect(),
         })
     }
@@ -165,13 +196,17 @@ mod tests {
     use super::*;
 
     fn sample(path: &str) -> Value {
-        let p = format!("{}/../shared/realdata/audit-logs/{path}", env!("CARGO_MANIFEST_DIR"));
+        let p = format!(
+            "{}/../shared/realdata/audit-logs/{path}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
     }
 
     #[test]
     fn the_real_create_crypto_key_entry_yields_creator_ip_and_user_agent() {
-        let e = AuditEvent::from_json(&sample("cloud-custodian/kms-cryptokey-create.json")).unwrap();
+        let e =
+            AuditEvent::from_json(&sample("cloud-custodian/kms-cryptokey-create.json")).unwrap();
         assert_eq!(e.method, "CreateCryptoKey");
         assert_eq!(e.principal, "alex.karpitski@gmail.com");
         assert_eq!(e.caller_ip, "86.57.255.91");
@@ -179,7 +214,10 @@ mod tests {
         assert_eq!(e.log, AuditLogKind::Activity);
         assert_eq!(e.project, "cloud-custodian");
         assert!(e.is_creation_of("projects/cloud-custodian/locations/us-central1/keyRings/cloud-custodian/cryptoKeys/cloud-custodian"));
-        assert_eq!(e.timestamp.map(|t| t.to_string()), Some("2019-04-22T14:38:20.559673233Z".to_owned()));
+        assert_eq!(
+            e.timestamp.map(|t| t.to_string()),
+            Some("2019-04-22T14:38:20.559673233Z".to_owned())
+        );
     }
 
     #[test]
@@ -200,12 +238,21 @@ mod tests {
         assert_eq!(e.method, "Encrypt");
         assert_eq!(e.status_code, 9);
         assert!(e.timestamp.is_some());
-        assert_eq!(parse_timestamp("2026-11-20T00:00:00+0000"), parse_timestamp("2026-11-20T00:00:00Z"));
+        assert_eq!(
+            parse_timestamp("2026-11-20T00:00:00+0000"),
+            parse_timestamp("2026-11-20T00:00:00Z")
+        );
     }
 
     #[test]
     fn non_audit_entries_are_refused() {
-        assert_eq!(AuditEvent::from_json(&sample("plaso/split/line-09.json")), Err(AuditParseError::NoAuditPayload));
-        assert_eq!(AuditEvent::from_json(&Value::Null), Err(AuditParseError::NotAnObject));
+        assert_eq!(
+            AuditEvent::from_json(&sample("plaso/split/line-09.json")),
+            Err(AuditParseError::NoAuditPayload)
+        );
+        assert_eq!(
+            AuditEvent::from_json(&Value::Null),
+            Err(AuditParseError::NotAnObject)
+        );
     }
 }

@@ -77,7 +77,12 @@ pub enum Credentials {
 #[derive(Debug, Args)]
 pub struct GoogleArgs {
     /// Send every Google API to this base URL (e.g. a mock at http://127.0.0.1:PORT).
-    #[arg(long, global = true, env = "KMS_RESPONDER_ENDPOINT", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "KMS_RESPONDER_ENDPOINT",
+        value_name = "URL"
+    )]
     pub endpoint: Option<String>,
     /// Cloud KMS endpoint (overrides --endpoint).
     #[arg(long, global = true, value_name = "URL")]
@@ -137,7 +142,8 @@ impl GoogleArgs {
 impl InvestigateArgs {
     pub fn options(&self) -> Options {
         Options {
-            lookback: jiff::SignedDuration::try_from(self.lookback).unwrap_or(jiff::SignedDuration::from_hours(7 * 24)),
+            lookback: jiff::SignedDuration::try_from(self.lookback)
+                .unwrap_or(jiff::SignedDuration::from_hours(7 * 24)),
             max_pages: self.max_pages,
             ..Options::default()
         }
@@ -149,7 +155,9 @@ pub fn parse_span(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().map_err(|_| format!("{s:?} is not a duration: use e.g. 7d, 36h, 90m, 30s, 1500ms"))?;
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration: use e.g. 7d, 36h, 90m, 30s, 1500ms"))?;
     let secs = match unit {
         "ms" => return Ok(Duration::from_millis(n)),
         "s" => 1,
@@ -158,7 +166,9 @@ pub fn parse_span(s: &str) -> Result<Duration, String> {
         "d" => 86_400,
         _ => return Err(format!("{s:?} has no unit: use d, h, m, s or ms (e.g. 7d)")),
     };
-    n.checked_mul(secs).map(Duration::from_secs).ok_or_else(|| format!("{s:?} is too long"))
+    n.checked_mul(secs)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{s:?} is too long"))
 }
 
 fn bundled_scenario(s: &str) -> Result<String, String> {
@@ -166,7 +176,10 @@ fn bundled_scenario(s: &str) -> Result<String, String> {
         Ok(s.to_owned())
     } else {
         let names: Vec<&str> = gcp_mock::BUNDLED.iter().map(|(n, _)| *n).collect();
-        Err(format!("unknown scenario; choose one of: {}", names.join(", ")))
+        Err(format!(
+            "unknown scenario; choose one of: {}",
+            names.join(", ")
+        ))
     }
 }
 

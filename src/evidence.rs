@@ -37,14 +37,20 @@ pub struct Gap {
 impl Gap {
     pub fn from_error(evidence: &str, err: &GcpError) -> Gap {
         let reason = match err {
-            GcpError::PermissionDenied { permission, .. } => GapReason::PermissionDenied { permission: permission.clone() },
+            GcpError::PermissionDenied { permission, .. } => GapReason::PermissionDenied {
+                permission: permission.clone(),
+            },
             GcpError::NotFound { .. } => GapReason::NotFound,
             GcpError::ResourceExhausted { .. } => GapReason::Quota,
             GcpError::Timeout => GapReason::Timeout,
             GcpError::Unavailable(_) | GcpError::Connect(_) => GapReason::Unavailable,
             _ => GapReason::Error,
         };
-        Gap { evidence: evidence.to_owned(), reason, detail: err.to_string() }
+        Gap {
+            evidence: evidence.to_owned(),
+            reason,
+            detail: err.to_string(),
+        }
     }
 }
 
@@ -78,7 +84,10 @@ pub struct IamEvidence {
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum DataAccessLogging {
     /// Enabled by these containers' audit configs (`projects/P`, `folders/F`, ...).
-    Enabled { by: Vec<String>, exempted_members: Vec<String> },
+    Enabled {
+        by: Vec<String>,
+        exempted_members: Vec<String>,
+    },
     /// No readable container enables it.
     Disabled,
     /// Could not tell (a policy could not be read).

@@ -26,6 +26,9 @@ pub struct UsageError {
 
 impl UsageError {
     pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        UsageError { message: message.into(), hint: Some(hint.into()) }
+        UsageError {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
     }
 }

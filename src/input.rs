@@ -58,7 +58,12 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
     #[error("{origin}: not valid JSON at line {line}, column {column}: {message}")]
-    Json { origin: String, line: usize, column: usize, message: String },
+    Json {
+        origin: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{origin}: {problem}")]
     Unrecognized { origin: String, problem: String },
     #[error("{origin}: empty input")]
@@ -75,7 +80,9 @@ or several of these as a JSON array or NDJSON";
 pub fn parse(origin: &str, text: &str) -> Result<Vec<Request>, InputError> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
-        return Err(InputError::Empty { origin: origin.to_owned() });
+        return Err(InputError::Empty {
+            origin: origin.to_owned(),
+        });
     }
     if !trimmed.starts_with('{') && !trimmed.starts_with('[') {
         return trimmed
@@ -91,7 +98,10 @@ pub fn parse(origin: &str, text: &str) -> Result<Vec<Request>, InputError> {
                         event_time: None,
                         subject: Subject::Keys { keys: vec![key] },
                     })
-                    .map_err(|e| InputError::Unrecognized { origin: origin.to_owned(), problem: e.to_string() })
+                    .map_err(|e| InputError::Unrecognized {
+                        origin: origin.to_owned(),
+                        problem: e.to_string(),
+                    })
             })
             .collect();
     }
@@ -104,17 +114,29 @@ pub fn parse(origin: &str, text: &str) -> Result<Vec<Request>, InputError> {
             column: e.column(),
             message: e.to_string(),
         })?;
-        let at = if i == 0 { origin.to_owned() } else { format!("{origin} (document {})", i + 1) };
+        let at = if i == 0 {
+            origin.to_owned()
+        } else {
+            format!("{origin} (document {})", i + 1)
+        };
         from_value(&at, &value, &mut out, 0)?;
     }
     Ok(out)
 }
 
 fn unrecognized(origin: &str, problem: &str) -> InputError {
-    InputError::Unrecognized { origin: origin.to_owned(), problem: problem.to_owned() }
+    InputError::Unrecognized {
+        origin: origin.to_owned(),
+        problem: problem.to_owned(),
+    }
 }
 
-fn from_value(origin: &str, v: &Value, out: &mut Vec<Request>, depth: usize) -> Result<(), InputError> {
+fn from_value(
+    origin: &str,
+    v: &Value,
+    out: &mut Vec<Request>,
+    depth: usize,
+) -> Result<(), InputError> {
     if depth > 4 {
         return Err(unrecognized(origin, "nested too deeply to be an alert"));
     }
@@ -136,8 +158,12 @@ fn from_value(origin: &str, v: &Value, out: &mut Vec<Request>, depth: usize) -> 
                 let decoded = base64::engine::general_purpose::STANDARD
                     .decode(data.trim())
                     .map_err(|_| unrecognized(origin, "Pub/Sub message.data is not base64"))?;
-                let entry: Value = serde_json::from_slice(&decoded)
-                    .map_err(|e| unrecognized(origin, &format!("Pub/Sub message.data is not a JSON log entry: {e}")))?;
+                let entry: Value = serde_json::from_slice(&decoded).map_err(|e| {
+                    unrecognized(
+                        origin,
+                        &format!("Pub/Sub message.data is not a JSON log entry: {e}"),
+                    )
+                })?;
                 out.push(from_log_entry(origin, &entry, SourceKind::PubSubPush)?);
                 Ok(())
             } else if let Some(data) = map.get("data") {
@@ -146,7 +172,10 @@ fn from_value(origin: &str, v: &Value, out: &mut Vec<Request>, depth: usize) -> 
                 out.push(from_lacework(origin, v)?);
                 Ok(())
             } else {
-                Err(unrecognized(origin, "neither a Lacework alert (no alertId/alertType), a log entry (no protoPayload) nor a Pub/Sub push (no message.data)"))
+                Err(unrecognized(
+                    origin,
+                    "neither a Lacework alert (no alertId/alertType), a log entry (no protoPayload) nor a Pub/Sub push (no message.data)",
+                ))
             }
         }
         Value::String(s) => {
@@ -160,7 +189,10 @@ fn from_value(origin: &str, v: &Value, out: &mut Vec<Request>, depth: usize) -> 
             });
             Ok(())
         }
-        _ => Err(unrecognized(origin, "expected a JSON object, array or key name")),
+        _ => Err(unrecognized(
+            origin,
+            "expected a JSON object, array or key name",
+        )),
     }
 }
 
@@ -168,7 +200,15 @@ fn from_log_entry(origin: &str, entry: &Value, source: SourceKind) -> Result<Req
     let event = AuditEvent::from_json(entry).map_err(|e| unrecognized(origin, &e.to_string()))?;
     let keys = KeyName::parse(&event.resource_name)
         .map(|k| vec![k])
-        .map_err(|_| unrecognized(origin, &format!("the entry's resourceName {:?} is not a Cloud KMS key", event.resource_name)))?;
+        .map_err(|_| {
+            unrecognized(
+                origin,
+                &format!(
+                    "the entry's resourceName {:?} is not a Cloud KMS key",
+                    event.resource_name
+                ),
+            )
+        })?;
     Ok(Request {
         source,
         id: Some(event.insert_id.clone()).filter(|s| !s.is_empty()),
@@ -201,8 +241,16 @@ fn from_lacework(origin: &str, alert: &Value) -> Result<Request, InputError> {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     });
-    let alert_type = alert.get("alertType").and_then(Value::as_str).map(str::to_owned);
-    let time = |field: &str| alert.get(field).and_then(Value::as_str).and_then(parse_timestamp);
+    let alert_type = alert
+        .get("alertType")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let time = |field: &str| {
+        alert
+            .get(field)
+            .and_then(Value::as_str)
+            .and_then(parse_timestamp)
+    };
     let (start, end) = (time("startTime"), time("endTime"));
     let mut texts = Vec::new();
     strings(alert, &mut texts);
@@ -215,14 +263,28 @@ fn from_lacework(origin: &str, alert: &Value) -> Result<Request, InputError> {
         }
     }
     let subject = if keys.is_empty() {
-        let description = alert.pointer("/alertInfo/description").and_then(Value::as_str).unwrap_or_default();
+        let description = alert
+            .pointer("/alertInfo/description")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let project = alert
             .pointer("/entityMap/CT_User/0/KEY/account")
             .and_then(Value::as_str)
             .or_else(|| word_after(description, "in project "))
-            .ok_or_else(|| unrecognized(origin, "the alert names no Cloud KMS key and no project to search"))?;
-        if !project.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            return Err(unrecognized(origin, &format!("the alert's project {project:?} is not a project id")));
+            .ok_or_else(|| {
+                unrecognized(
+                    origin,
+                    "the alert names no Cloud KMS key and no project to search",
+                )
+            })?;
+        if !project
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(unrecognized(
+                origin,
+                &format!("the alert's project {project:?} is not a project id"),
+            ));
         }
         let key_id = word_after(description, " key ")
             .filter(|k| crate::keyname::valid_kms_id(k) && *k != "in")
@@ -233,13 +295,28 @@ fn from_lacework(origin: &str, alert: &Value) -> Result<Request, InputError> {
             .or_else(|| description.split_whitespace().find(|w| w.contains('@')))
             .map(|p| p.trim_end_matches(['.', ',']).to_owned());
         let (Some(start), Some(end)) = (start, end) else {
-            return Err(unrecognized(origin, "the alert names no key and has no startTime/endTime window to search in"));
+            return Err(unrecognized(
+                origin,
+                "the alert names no key and has no startTime/endTime window to search in",
+            ));
         };
-        Subject::Search(KeySearch { project: project.to_owned(), key_id, principal, start, end })
+        Subject::Search(KeySearch {
+            project: project.to_owned(),
+            key_id,
+            principal,
+            start,
+            end,
+        })
     } else {
         Subject::Keys { keys }
     };
-    Ok(Request { source: SourceKind::LaceworkAlert, id, alert_type, event_time: start, subject })
+    Ok(Request {
+        source: SourceKind::LaceworkAlert,
+        id,
+        alert_type,
+        event_time: start,
+        subject,
+    })
 }
 
 #[cfg(test)]
@@ -257,9 +334,17 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].source, SourceKind::LaceworkAlert);
         assert_eq!(r[0].alert_type.as_deref(), Some("GCPNewKMSKey"));
-        assert!(matches!(&r[0].subject, Subject::Keys { keys } if keys[0].to_string().ends_with("cryptoKeys/orders-db-cmek")));
-        let r = parse("susp", &read("mocks/scenarios/suspicious-human-offhours.alert.json")).unwrap();
-        let Subject::Search(s) = &r[0].subject else { panic!("{r:?}") };
+        assert!(
+            matches!(&r[0].subject, Subject::Keys { keys } if keys[0].to_string().ends_with("cryptoKeys/orders-db-cmek"))
+        );
+        let r = parse(
+            "susp",
+            &read("mocks/scenarios/suspicious-human-offhours.alert.json"),
+        )
+        .unwrap();
+        let Subject::Search(s) = &r[0].subject else {
+            panic!("{r:?}")
+        };
         assert_eq!(s.project, "acme-analytics-prod");
         assert_eq!(s.key_id.as_deref(), Some("backup-key"));
         assert_eq!(s.principal.as_deref(), Some("jordan.lee@acme.example"));
@@ -272,8 +357,13 @@ mod tests {
         assert_eq!(r[0].source, SourceKind::AuditLogEntry);
         assert!(r[0].event_time.is_some());
         let data = base64::engine::general_purpose::STANDARD.encode(entry.as_bytes());
-        let push = format!(r#"{{"message": {{"data": "{data}", "messageId": "1"}}, "subscription": "projects/p/subscriptions/s"}}"#);
-        assert_eq!(parse("push", &push).unwrap()[0].source, SourceKind::PubSubPush);
+        let push = format!(
+            r#"{{"message": {{"data": "{data}", "messageId": "1"}}, "subscription": "projects/p/subscriptions/s"}}"#
+        );
+        assert_eq!(
+            parse("push", &push).unwrap()[0].source,
+            SourceKind::PubSubPush
+        );
         let two = "projects/a-1/locations/global/keyRings/r/cryptoKeys/k\n//cloudkms.googleapis.com/projects/a-1/locations/global/keyRings/r/cryptoKeys/k2\n";
         assert_eq!(parse("args", two).unwrap().len(), 2);
         let ndjson = format!("{}\n{}", entry.replace('\n', ""), entry.replace('\n', ""));
@@ -283,10 +373,22 @@ mod tests {
     #[test]
     fn anything_else_is_refused_with_the_reason() {
         assert!(matches!(parse("x", ""), Err(InputError::Empty { .. })));
-        assert!(matches!(parse("x", "{\"a\": 1"), Err(InputError::Json { .. })));
-        assert!(matches!(parse("x", "{\"hello\": 1}"), Err(InputError::Unrecognized { .. })));
-        assert!(matches!(parse("x", "not a key"), Err(InputError::Unrecognized { .. })));
+        assert!(matches!(
+            parse("x", "{\"a\": 1"),
+            Err(InputError::Json { .. })
+        ));
+        assert!(matches!(
+            parse("x", "{\"hello\": 1}"),
+            Err(InputError::Unrecognized { .. })
+        ));
+        assert!(matches!(
+            parse("x", "not a key"),
+            Err(InputError::Unrecognized { .. })
+        ));
         let non_kms = read("../shared/realdata/audit-logs/plaso/split/line-01.json");
-        assert!(matches!(parse("x", &non_kms), Err(InputError::Unrecognized { .. })));
+        assert!(matches!(
+            parse("x", &non_kms),
+            Err(InputError::Unrecognized { .. })
+        ));
     }
 }

@@ -12,7 +12,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::audit::{AuditEvent, AuditLogKind};
 use crate::evidence::{
-    CreatorActivity, DataAccessLogging, Gap, GapReason, IamEvidence, Investigation, KeyEvidence, Usage, UsageRow, Window,
+    CreatorActivity, DataAccessLogging, Gap, GapReason, IamEvidence, Investigation, KeyEvidence,
+    Usage, UsageRow, Window,
 };
 use crate::gcp::{Gcp, GcpError, IamPolicy, LogQuery, Order};
 use crate::input::{KeySearch, Request, Subject};
@@ -32,7 +33,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { lookback: SignedDuration::from_hours(7 * 24), max_pages: 10, max_protected_resources: 500 }
+        Options {
+            lookback: SignedDuration::from_hours(7 * 24),
+            max_pages: 10,
+            max_protected_resources: 500,
+        }
     }
 }
 
@@ -58,35 +63,71 @@ pub async fn run(gcp: &Gcp, request: &Request, opts: &Options, now: Timestamp) -
                 };
             }
             Err(e) => {
-                return Outcome::NoKeyFound { search: search.clone(), detail: format!("the Admin Activity log could not be searched: {e}") };
+                return Outcome::NoKeyFound {
+                    search: search.clone(),
+                    detail: format!("the Admin Activity log could not be searched: {e}"),
+                };
             }
         },
     };
-    let runs = keys.iter().map(|k| investigate_key(gcp, request, k, opts, now));
+    let runs = keys
+        .iter()
+        .map(|k| investigate_key(gcp, request, k, opts, now));
     Outcome::Investigated(futures::future::join_all(runs).await)
 }
 
 /// CreateCryptoKey entries in the alert's project and window (a little slack
 /// either side, since alert windows are rounded), narrowed by key id and principal.
-async fn find_created_keys(gcp: &Gcp, search: &KeySearch, opts: &Options) -> Result<Vec<KeyName>, GcpError> {
+async fn find_created_keys(
+    gcp: &Gcp,
+    search: &KeySearch,
+    opts: &Options,
+) -> Result<Vec<KeyName>, GcpError> {
     let slack = SignedDuration::from_mins(15);
     let mut filter = format!(
         "logName={} AND protoPayload.serviceName=\"cloudkms.googleapis.com\" AND protoPayload.methodName=\"CreateCryptoKey\" AND timestamp>={} AND timestamp<={}",
-        logfilter::quote(&format!("projects/{}/logs/cloudaudit.googleapis.com%2Factivity", search.project)),
-        logfilter::quote(&search.start.checked_sub(slack).unwrap_or(Timestamp::MIN).to_string()),
-        logfilter::quote(&search.end.checked_add(slack).unwrap_or(Timestamp::MAX).to_string()),
+        logfilter::quote(&format!(
+            "projects/{}/logs/cloudaudit.googleapis.com%2Factivity",
+            search.project
+        )),
+        logfilter::quote(
+            &search
+                .start
+                .checked_sub(slack)
+                .unwrap_or(Timestamp::MIN)
+                .to_string()
+        ),
+        logfilter::quote(
+            &search
+                .end
+                .checked_add(slack)
+                .unwrap_or(Timestamp::MAX)
+                .to_string()
+        ),
     );
     if let Some(p) = &search.principal {
-        filter.push_str(&format!(" AND protoPayload.authenticationInfo.principalEmail={}", logfilter::quote(p)));
+        filter.push_str(&format!(
+            " AND protoPayload.authenticationInfo.principalEmail={}",
+            logfilter::quote(p)
+        ));
     }
-    let query = LogQuery { resource_names: vec![format!("projects/{}", search.project)], filter, order: Order::Asc, page_size: 1000 };
+    let query = LogQuery {
+        resource_names: vec![format!("projects/{}", search.project)],
+        filter,
+        order: Order::Asc,
+        page_size: 1000,
+    };
     let mut found = Vec::new();
     let mut token = None;
     for _ in 0..opts.max_pages {
         let page = gcp.list_log_entries(&query, token).await?;
         for entry in &page.entries {
-            let Ok(event) = AuditEvent::from_json(entry) else { continue };
-            let Ok(key) = KeyName::parse(&event.resource_name) else { continue };
+            let Ok(event) = AuditEvent::from_json(entry) else {
+                continue;
+            };
+            let Ok(key) = KeyName::parse(&event.resource_name) else {
+                continue;
+            };
             let id_ok = search.key_id.as_deref().is_none_or(|id| key.key_id() == id);
             if event.status_code == 0 && id_ok && !found.contains(&key) {
                 found.push(key);
@@ -126,7 +167,13 @@ async fn stream_entries(
     Ok((read, true))
 }
 
-async fn investigate_key(gcp: &Gcp, request: &Request, key: &KeyName, opts: &Options, now: Timestamp) -> Investigation {
+async fn investigate_key(
+    gcp: &Gcp,
+    request: &Request,
+    key: &KeyName,
+    opts: &Options,
+    now: Timestamp,
+) -> Investigation {
     let name = key.to_string();
     let mut gaps = Vec::new();
 
@@ -145,7 +192,11 @@ async fn investigate_key(gcp: &Gcp, request: &Request, key: &KeyName, opts: &Opt
             }
         }
     };
-    let window = Window { start: anchor.checked_sub(opts.lookback).unwrap_or(Timestamp::MIN), end: now, anchor: anchor_kind };
+    let window = Window {
+        start: anchor.checked_sub(opts.lookback).unwrap_or(Timestamp::MIN),
+        end: now,
+        anchor: anchor_kind,
+    };
 
     let activity_query = LogQuery {
         resource_names: vec![format!("projects/{}", key.project())],
@@ -177,15 +228,17 @@ async fn investigate_key(gcp: &Gcp, request: &Request, key: &KeyName, opts: &Opt
             return;
         }
         total_calls += 1;
-        let row = usage_rows.entry((e.principal.clone(), e.method.clone())).or_insert_with(|| UsageRow {
-            principal: e.principal.clone(),
-            method: e.method.clone(),
-            calls: 0,
-            failures: 0,
-            first: None,
-            last: None,
-            caller_ips: Vec::new(),
-        });
+        let row = usage_rows
+            .entry((e.principal.clone(), e.method.clone()))
+            .or_insert_with(|| UsageRow {
+                principal: e.principal.clone(),
+                method: e.method.clone(),
+                calls: 0,
+                failures: 0,
+                first: None,
+                last: None,
+                caller_ips: Vec::new(),
+            });
         row.calls += 1;
         if e.status_code != 0 {
             row.failures += 1;
@@ -198,12 +251,24 @@ async fn investigate_key(gcp: &Gcp, request: &Request, key: &KeyName, opts: &Opt
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        if !e.caller_ip.is_empty() && !row.caller_ips.contains(&e.caller_ip) && row.caller_ips.len() < 16 {
+        if !e.caller_ip.is_empty()
+            && !row.caller_ips.contains(&e.caller_ip)
+            && row.caller_ips.len() < 16
+        {
             row.caller_ips.push(e.caller_ip.clone());
         }
     });
 
-    let (key_res, versions_res, key_iam, ring_iam, project_res, project_iam, activity_res, usage_res) = tokio::join!(
+    let (
+        key_res,
+        versions_res,
+        key_iam,
+        ring_iam,
+        project_res,
+        project_iam,
+        activity_res,
+        usage_res,
+    ) = tokio::join!(
         key_read,
         gcp.list_crypto_key_versions(&name),
         gcp.get_iam_policy(&name),
@@ -216,12 +281,19 @@ async fn investigate_key(gcp: &Gcp, request: &Request, key: &KeyName, opts: &Opt
 
     // Second wave: what depends on the project's parent.
     let parent = project_res.as_ref().ok().and_then(|p| p.parent.clone());
-    let org = parent.as_ref().filter(|p| p.starts_with("organizations/")).cloned();
+    let org = parent
+        .as_ref()
+        .filter(|p| p.starts_with("organizations/"))
+        .cloned();
     let inventory_scope = org.clone().unwrap_or_else(|| project_resource.clone());
     let parent_policy = async {
         match parent.as_deref() {
-            Some(p) if p.starts_with("folders/") => Some((p.to_owned(), gcp.get_folder_iam_policy(p).await)),
-            Some(p) if p.starts_with("organizations/") => Some((p.to_owned(), gcp.get_organization_iam_policy(p).await)),
+            Some(p) if p.starts_with("folders/") => {
+                Some((p.to_owned(), gcp.get_folder_iam_policy(p).await))
+            }
+            Some(p) if p.starts_with("organizations/") => {
+                Some((p.to_owned(), gcp.get_organization_iam_policy(p).await))
+            }
             _ => None,
         }
     };
@@ -231,10 +303,16 @@ async fn investigate_key(gcp: &Gcp, request: &Request, key: &KeyName, opts: &Opt
     );
 
     let key_evidence = match (key_res, versions_res) {
-        (Ok(k), Ok(v)) => Some(KeyEvidence { key: k, versions: v }),
+        (Ok(k), Ok(v)) => Some(KeyEvidence {
+            key: k,
+            versions: v,
+        }),
         (Ok(k), Err(e)) => {
             gaps.push(Gap::from_error("key.versions", &e));
-            Some(KeyEvidence { key: k, versions: Vec::new() })
+            Some(KeyEvidence {
+                key: k,
+                versions: Vec::new(),
+            })
         }
         (Err(e), _) => {
             gaps.push(Gap::from_error("key", &e));
@@ -256,7 +334,12 @@ async fn investigate_key(gcp: &Gcp, request: &Request, key: &KeyName, opts: &Opt
     let mut audit_sources: Vec<(String, Option<IamPolicy>)> = Vec::new();
     match project_iam {
         Ok(p) => {
-            iam.project_kms_bindings = p.bindings.iter().filter(|b| reaches_kms(&b.role)).cloned().collect();
+            iam.project_kms_bindings = p
+                .bindings
+                .iter()
+                .filter(|b| reaches_kms(&b.role))
+                .cloned()
+                .collect();
             audit_sources.push((project_resource.clone(), Some(p)));
         }
         Err(e) => {
@@ -267,7 +350,10 @@ async fn investigate_key(gcp: &Gcp, request: &Request, key: &KeyName, opts: &Opt
     match parent_iam {
         Some((p, Ok(policy))) => audit_sources.push((p, Some(policy))),
         Some((p, Err(e))) => {
-            gaps.push(Gap::from_error(&format!("iam.{}", p.split('/').next().unwrap_or("parent")), &e));
+            gaps.push(Gap::from_error(
+                &format!("iam.{}", p.split('/').next().unwrap_or("parent")),
+                &e,
+            ));
             audit_sources.push((p, None));
         }
         None => {}
@@ -277,7 +363,9 @@ async fn investigate_key(gcp: &Gcp, request: &Request, key: &KeyName, opts: &Opt
     let (creator, creator_activity) = match activity_res {
         Ok((read, truncated)) => {
             let creator = activity.iter().find(|e| e.is_creation_of(&name)).cloned();
-            let act = creator.as_ref().map(|c| creator_activity(c, &activity, read, truncated));
+            let act = creator
+                .as_ref()
+                .map(|c| creator_activity(c, &activity, read, truncated));
             if creator.is_none() {
                 gaps.push(Gap {
                     evidence: "creator".into(),
@@ -311,8 +399,18 @@ async fn investigate_key(gcp: &Gcp, request: &Request, key: &KeyName, opts: &Opt
         });
     }
     let mut rows: Vec<UsageRow> = usage_rows.into_values().collect();
-    rows.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.principal.cmp(&b.principal)));
-    let usage = Usage { logging, total_calls, rows, truncated: usage_truncated, page_bound: opts.max_pages };
+    rows.sort_by(|a, b| {
+        b.calls
+            .cmp(&a.calls)
+            .then_with(|| a.principal.cmp(&b.principal))
+    });
+    let usage = Usage {
+        logging,
+        total_calls,
+        rows,
+        truncated: usage_truncated,
+        page_bound: opts.max_pages,
+    };
 
     let protected_resources = match inventory {
         Ok((list, _more)) => Some(list),
@@ -341,17 +439,29 @@ fn reaches_kms(role: &str) -> bool {
     role.starts_with("roles/cloudkms.") || matches!(role, "roles/owner" | "roles/editor")
 }
 
-fn creator_activity(creator: &AuditEvent, activity: &[AuditEvent], read: u64, truncated: bool) -> CreatorActivity {
-    let mut out = CreatorActivity { entries_read: read, truncated, ..CreatorActivity::default() };
-    for e in activity.iter().filter(|e| e.principal == creator.principal && e.status_code == 0) {
+fn creator_activity(
+    creator: &AuditEvent,
+    activity: &[AuditEvent],
+    read: u64,
+    truncated: bool,
+) -> CreatorActivity {
+    let mut out = CreatorActivity {
+        entries_read: read,
+        truncated,
+        ..CreatorActivity::default()
+    };
+    for e in activity
+        .iter()
+        .filter(|e| e.principal == creator.principal && e.status_code == 0)
+    {
         *out.actions.entry(e.method.clone()).or_default() += 1;
         if e.method == "CreateCryptoKey" && !out.keys_created.contains(&e.resource_name) {
             out.keys_created.push(e.resource_name.clone());
         }
-        if let (Some(t), Some(c)) = (e.timestamp, creator.timestamp) {
-            if t < c {
-                out.prior_admin = true;
-            }
+        if let (Some(t), Some(c)) = (e.timestamp, creator.timestamp)
+            && t < c
+        {
+            out.prior_admin = true;
         }
     }
     out
@@ -370,8 +480,16 @@ fn data_access_logging(sources: &[(String, Option<IamPolicy>)]) -> DataAccessLog
             unreadable = true;
             continue;
         };
-        for cfg in policy.audit_configs.iter().filter(|c| c.service == "allServices" || c.service == "cloudkms.googleapis.com") {
-            for log in cfg.log_configs.iter().filter(|l| l.log_type == "DATA_READ" || l.log_type == "DATA_WRITE") {
+        for cfg in policy
+            .audit_configs
+            .iter()
+            .filter(|c| c.service == "allServices" || c.service == "cloudkms.googleapis.com")
+        {
+            for log in cfg
+                .log_configs
+                .iter()
+                .filter(|l| l.log_type == "DATA_READ" || l.log_type == "DATA_WRITE")
+            {
                 if !by.contains(container) {
                     by.push(container.clone());
                 }
@@ -384,7 +502,10 @@ fn data_access_logging(sources: &[(String, Option<IamPolicy>)]) -> DataAccessLog
         }
     }
     if !by.is_empty() {
-        DataAccessLogging::Enabled { by, exempted_members: exempted }
+        DataAccessLogging::Enabled {
+            by,
+            exempted_members: exempted,
+        }
     } else if unreadable {
         DataAccessLogging::Unknown
     } else {
@@ -404,25 +525,48 @@ mod tests {
             bindings: vec![],
             audit_configs: vec![AuditConfig {
                 service: service.into(),
-                log_configs: vec![AuditLogConfig { log_type: log_type.into(), exempted_members: vec![] }],
+                log_configs: vec![AuditLogConfig {
+                    log_type: log_type.into(),
+                    exempted_members: vec![],
+                }],
             }],
         }
     }
 
     #[test]
     fn data_access_logging_reads_the_hierarchy() {
-        let on = data_access_logging(&[("projects/p".into(), Some(policy("allServices", "DATA_READ")))]);
-        assert!(matches!(on, DataAccessLogging::Enabled { ref by, .. } if by == &["projects/p".to_owned()]));
-        let other_service = data_access_logging(&[("projects/p".into(), Some(policy("storage.googleapis.com", "DATA_READ")))]);
+        let on = data_access_logging(&[(
+            "projects/p".into(),
+            Some(policy("allServices", "DATA_READ")),
+        )]);
+        assert!(
+            matches!(on, DataAccessLogging::Enabled { ref by, .. } if by == &["projects/p".to_owned()])
+        );
+        let other_service = data_access_logging(&[(
+            "projects/p".into(),
+            Some(policy("storage.googleapis.com", "DATA_READ")),
+        )]);
         assert_eq!(other_service, DataAccessLogging::Disabled);
-        let admin_only = data_access_logging(&[("projects/p".into(), Some(policy("cloudkms.googleapis.com", "ADMIN_READ")))]);
+        let admin_only = data_access_logging(&[(
+            "projects/p".into(),
+            Some(policy("cloudkms.googleapis.com", "ADMIN_READ")),
+        )]);
         assert_eq!(admin_only, DataAccessLogging::Disabled);
         let from_folder = data_access_logging(&[
-            ("projects/p".into(), Some(policy("storage.googleapis.com", "DATA_READ"))),
-            ("folders/1".into(), Some(policy("cloudkms.googleapis.com", "DATA_WRITE"))),
+            (
+                "projects/p".into(),
+                Some(policy("storage.googleapis.com", "DATA_READ")),
+            ),
+            (
+                "folders/1".into(),
+                Some(policy("cloudkms.googleapis.com", "DATA_WRITE")),
+            ),
         ]);
         assert!(matches!(from_folder, DataAccessLogging::Enabled { .. }));
-        let unknown = data_access_logging(&[("projects/p".into(), Some(policy("x", "DATA_READ"))), ("folders/1".into(), None)]);
+        let unknown = data_access_logging(&[
+            ("projects/p".into(), Some(policy("x", "DATA_READ"))),
+            ("folders/1".into(), None),
+        ]);
         assert_eq!(unknown, DataAccessLogging::Unknown);
     }
 }

@@ -20,7 +20,9 @@ pub struct KeyName {
 /// Why a string is not a key name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyNameError {
-    #[error("not a Cloud KMS key name: expected projects/PROJECT/locations/LOCATION/keyRings/RING/cryptoKeys/KEY")]
+    #[error(
+        "not a Cloud KMS key name: expected projects/PROJECT/locations/LOCATION/keyRings/RING/cryptoKeys/KEY"
+    )]
     Shape,
     #[error("invalid {part} {value:?} in key name")]
     Segment { part: &'static str, value: String },
@@ -28,12 +30,18 @@ pub enum KeyNameError {
 
 /// Project ids (6–30 chars) and numbers; location ids.
 fn lower_word(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 63 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Key ring and key ids: `[a-zA-Z0-9_-]{1,63}`.
 pub fn valid_kms_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 63 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 impl KeyName {
@@ -44,22 +52,50 @@ impl KeyName {
         let s = s.strip_prefix("//cloudkms.googleapis.com/").unwrap_or(s);
         let parts: Vec<&str> = s.split('/').collect();
         let (p, l, r, k) = match parts.as_slice() {
-            ["projects", p, "locations", l, "keyRings", r, "cryptoKeys", k] => (*p, *l, *r, *k),
-            ["projects", p, "locations", l, "keyRings", r, "cryptoKeys", k, "cryptoKeyVersions", v]
-                if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) =>
-            {
-                (*p, *l, *r, *k)
-            }
+            [
+                "projects",
+                p,
+                "locations",
+                l,
+                "keyRings",
+                r,
+                "cryptoKeys",
+                k,
+            ] => (*p, *l, *r, *k),
+            [
+                "projects",
+                p,
+                "locations",
+                l,
+                "keyRings",
+                r,
+                "cryptoKeys",
+                k,
+                "cryptoKeyVersions",
+                v,
+            ] if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => (*p, *l, *r, *k),
             _ => return Err(KeyNameError::Shape),
         };
         let check = |part: &'static str, value: &str, ok: bool| {
-            if ok { Ok(()) } else { Err(KeyNameError::Segment { part, value: value.to_owned() }) }
+            if ok {
+                Ok(())
+            } else {
+                Err(KeyNameError::Segment {
+                    part,
+                    value: value.to_owned(),
+                })
+            }
         };
         check("project", p, lower_word(p))?;
         check("location", l, lower_word(l))?;
         check("key ring", r, valid_kms_id(r))?;
         check("key", k, valid_kms_id(k))?;
-        Ok(KeyName { project: p.to_owned(), location: l.to_owned(), key_ring: r.to_owned(), key: k.to_owned() })
+        Ok(KeyName {
+            project: p.to_owned(),
+            location: l.to_owned(),
+            key_ring: r.to_owned(),
+            key: k.to_owned(),
+        })
     }
 
     pub fn project(&self) -> &str {
@@ -76,7 +112,10 @@ impl KeyName {
 
     /// `projects/P/locations/L/keyRings/R`.
     pub fn key_ring(&self) -> String {
-        format!("projects/{}/locations/{}/keyRings/{}", self.project, self.location, self.key_ring)
+        format!(
+            "projects/{}/locations/{}/keyRings/{}",
+            self.project, self.location, self.key_ring
+        )
     }
 
     /// Finds every well-formed key name inside free text (alert descriptions,
@@ -89,10 +128,10 @@ impl KeyName {
             let end = candidate
                 .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_')))
                 .unwrap_or(candidate.len());
-            if let Ok(name) = KeyName::parse(&candidate[..end]) {
-                if !found.contains(&name) {
-                    found.push(name);
-                }
+            if let Ok(name) = KeyName::parse(&candidate[..end])
+                && !found.contains(&name)
+            {
+                found.push(name);
             }
             rest = &candidate["projects/".len()..];
         }
@@ -102,7 +141,11 @@ impl KeyName {
 
 impl fmt::Display for KeyName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "projects/{}/locations/{}/keyRings/{}/cryptoKeys/{}", self.project, self.location, self.key_ring, self.key)
+        write!(
+            f,
+            "projects/{}/locations/{}/keyRings/{}/cryptoKeys/{}",
+            self.project, self.location, self.key_ring, self.key
+        )
     }
 }
 
@@ -125,7 +168,11 @@ mod tests {
             format!("{want}/cryptoKeyVersions/3"),
             format!("  {want}\n"),
         ] {
-            assert_eq!(KeyName::parse(&raw).map(|k| k.to_string()), Ok(want.to_owned()), "{raw}");
+            assert_eq!(
+                KeyName::parse(&raw).map(|k| k.to_string()),
+                Ok(want.to_owned()),
+                "{raw}"
+            );
         }
     }
 
@@ -146,10 +193,16 @@ mod tests {
     #[test]
     fn finds_names_in_free_text() {
         let text = "Key projects/a-1/locations/global/keyRings/r/cryptoKeys/k was created; see //cloudkms.googleapis.com/projects/a-1/locations/global/keyRings/r/cryptoKeys/k2.";
-        let found: Vec<String> = KeyName::find_all(text).into_iter().map(String::from).collect();
-        assert_eq!(found, [
-            "projects/a-1/locations/global/keyRings/r/cryptoKeys/k",
-            "projects/a-1/locations/global/keyRings/r/cryptoKeys/k2"
-        ]);
+        let found: Vec<String> = KeyName::find_all(text)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "projects/a-1/locations/global/keyRings/r/cryptoKeys/k",
+                "projects/a-1/locations/global/keyRings/r/cryptoKeys/k2"
+            ]
+        );
     }
 }

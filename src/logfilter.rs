@@ -70,8 +70,11 @@ mod tests {
 
     #[test]
     fn filters_name_exactly_the_key_and_project() {
-        let key = KeyName::parse("projects/p1/locations/us/keyRings/r/cryptoKeys/k").unwrap_or_else(|e| panic!("{e}"));
-        let since: Timestamp = "2026-11-20T00:00:00Z".parse().unwrap_or_else(|e| panic!("{e}"));
+        let key = KeyName::parse("projects/p1/locations/us/keyRings/r/cryptoKeys/k")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let since: Timestamp = "2026-11-20T00:00:00Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             kms_admin_activity(&key, since),
             r#"logName="projects/p1/logs/cloudaudit.googleapis.com%2Factivity" AND protoPayload.serviceName="cloudkms.googleapis.com" AND timestamp>="2026-11-20T00:00:00Z""#

@@ -41,7 +41,12 @@ pub struct Unresolved<'a> {
     pub detail: &'a str,
 }
 
-pub fn write(out: &mut dyn Write, format: Format, outcomes: &[Outcome], now: Timestamp) -> io::Result<()> {
+pub fn write(
+    out: &mut dyn Write,
+    format: Format,
+    outcomes: &[Outcome],
+    now: Timestamp,
+) -> io::Result<()> {
     match format {
         Format::Json => {
             let mut investigations = Vec::new();
@@ -49,7 +54,9 @@ pub fn write(out: &mut dyn Write, format: Format, outcomes: &[Outcome], now: Tim
             for o in outcomes {
                 match o {
                     Outcome::Investigated(list) => investigations.extend(list.iter()),
-                    Outcome::NoKeyFound { search, detail } => unresolved.push(Unresolved { search, detail }),
+                    Outcome::NoKeyFound { search, detail } => {
+                        unresolved.push(Unresolved { search, detail })
+                    }
                 }
             }
             let doc = JsonReport {
@@ -95,7 +102,13 @@ fn ago(now: Timestamp, then: Option<Timestamp>) -> String {
         Some(then) => {
             let d = now.duration_since(then);
             let h = d.as_hours();
-            let when = if h >= 48 { format!("{} days ago", h / 24) } else if h >= 1 { format!("{h} h ago") } else { format!("{} min ago", d.as_mins().max(0)) };
+            let when = if h >= 48 {
+                format!("{} days ago", h / 24)
+            } else if h >= 1 {
+                format!("{h} h ago")
+            } else {
+                format!("{} min ago", d.as_mins().max(0))
+            };
             format!("{then} ({when})")
         }
     }
@@ -103,12 +116,18 @@ fn ago(now: Timestamp, then: Option<Timestamp>) -> String {
 
 fn days(d: std::time::Duration) -> String {
     let secs = d.as_secs();
-    if secs % 86_400 == 0 { format!("{} days", secs / 86_400) } else { format!("{:.1} days", secs as f64 / 86_400.0) }
+    if secs.is_multiple_of(86_400) {
+        format!("{} days", secs / 86_400)
+    } else {
+        format!("{}.{} days", secs / 86_400, (secs % 86_400) * 10 / 86_400)
+    }
 }
 
 fn gap_line(g: &Gap) -> String {
     let why = match &g.reason {
-        GapReason::PermissionDenied { permission: Some(p) } => format!("permission denied (needs {p})"),
+        GapReason::PermissionDenied {
+            permission: Some(p),
+        } => format!("permission denied (needs {p})"),
         GapReason::PermissionDenied { permission: None } => "permission denied".into(),
         GapReason::NotFound => "not found".into(),
         GapReason::Quota => "quota exhausted".into(),
@@ -123,32 +142,57 @@ fn gap_line(g: &Gap) -> String {
 fn text_report(out: &mut dyn Write, inv: &Investigation, now: Timestamp) -> io::Result<()> {
     writeln!(out, "KEY {}", inv.key_name)?;
     if let Some(id) = &inv.request.id {
-        writeln!(out, "  alert {} ({})", t(id), t(inv.request.alert_type.as_deref().unwrap_or("no alert type")))?;
+        writeln!(
+            out,
+            "  alert {} ({})",
+            t(id),
+            t(inv.request.alert_type.as_deref().unwrap_or("no alert type"))
+        )?;
     }
-    writeln!(out, "  window {} .. {} (anchored on {})", inv.window.start, inv.window.end, inv.window.anchor)?;
+    writeln!(
+        out,
+        "  window {} .. {} (anchored on {})",
+        inv.window.start, inv.window.end, inv.window.anchor
+    )?;
 
     writeln!(out, "\nTHE KEY")?;
     match &inv.key {
         None => writeln!(out, "  (could not be read)")?,
         Some(k) => {
             let key = &k.key;
-            writeln!(out, "  purpose {}, algorithm {}, protection {}", key.purpose, key.algorithm, key.protection_level)?;
+            writeln!(
+                out,
+                "  purpose {}, algorithm {}, protection {}",
+                key.purpose, key.algorithm, key.protection_level
+            )?;
             writeln!(out, "  created {}", ago(now, key.create_time))?;
             if key.import_only {
-                writeln!(out, "  import-only: key material is supplied from outside Google")?;
+                writeln!(
+                    out,
+                    "  import-only: key material is supplied from outside Google"
+                )?;
             }
             if let Some(b) = &key.crypto_key_backend {
                 writeln!(out, "  backend {}", t(b))?;
             }
             match (key.rotation_period, key.next_rotation_time) {
-                (Some(p), next) => writeln!(out, "  rotation every {}, next {}", days(p), next.map_or("unset".into(), |n| n.to_string()))?,
+                (Some(p), next) => writeln!(
+                    out,
+                    "  rotation every {}, next {}",
+                    days(p),
+                    next.map_or("unset".into(), |n| n.to_string())
+                )?,
                 (None, _) => writeln!(out, "  rotation: none scheduled")?,
             }
             if let Some(d) = key.destroy_scheduled_duration {
                 writeln!(out, "  destroy delay {}", days(d))?;
             }
             if !key.labels.is_empty() {
-                let labels: Vec<String> = key.labels.iter().map(|(k, v)| format!("{}={}", t(k), t(v))).collect();
+                let labels: Vec<String> = key
+                    .labels
+                    .iter()
+                    .map(|(k, v)| format!("{}={}", t(k), t(v)))
+                    .collect();
                 writeln!(out, "  labels {}", labels.join(", "))?;
             }
             let primary = key.primary.as_ref().map(|p| p.id.as_str());
@@ -166,8 +210,19 @@ fn text_report(out: &mut dyn Write, inv: &Investigation, now: Timestamp) -> io::
                 if let Some(d) = v.destroy_time {
                     notes.push(format!("destroy at {d}"));
                 }
-                writeln!(out, "  version {} {} {} created {}{}", v.id, v.state, v.protection_level, ago(now, v.create_time),
-                    if notes.is_empty() { String::new() } else { format!(" [{}]", notes.join(", ")) })?;
+                writeln!(
+                    out,
+                    "  version {} {} {} created {}{}",
+                    v.id,
+                    v.state,
+                    v.protection_level,
+                    ago(now, v.create_time),
+                    if notes.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" [{}]", notes.join(", "))
+                    }
+                )?;
             }
         }
     }
@@ -179,9 +234,18 @@ fn text_report(out: &mut dyn Write, inv: &Investigation, now: Timestamp) -> io::
             Some(p) if p.bindings.is_empty() => writeln!(out, "  {label}: no bindings")?,
             Some(p) => {
                 for b in &p.bindings {
-                    let cond = b.condition.as_ref().map_or(String::new(), |c| format!(" if {}", t(&c.expression)));
-                    let members: Vec<String> = b.members.iter().map(|m| t(m).into_owned()).collect();
-                    writeln!(out, "  {label}: {} -> {}{cond}", t(&b.role), members.join(", "))?;
+                    let cond = b
+                        .condition
+                        .as_ref()
+                        .map_or(String::new(), |c| format!(" if {}", t(&c.expression)));
+                    let members: Vec<String> =
+                        b.members.iter().map(|m| t(m).into_owned()).collect();
+                    writeln!(
+                        out,
+                        "  {label}: {} -> {}{cond}",
+                        t(&b.role),
+                        members.join(", ")
+                    )?;
                 }
             }
         }
@@ -195,9 +259,18 @@ fn text_report(out: &mut dyn Write, inv: &Investigation, now: Timestamp) -> io::
     match &inv.creator {
         None => writeln!(out, "  (no creation entry found)")?,
         Some(c) => {
-            writeln!(out, "  {} at {}", t(&c.principal), c.timestamp.map_or("unknown time".into(), |x| x.to_string()))?;
+            writeln!(
+                out,
+                "  {} at {}",
+                t(&c.principal),
+                c.timestamp.map_or("unknown time".into(), |x| x.to_string())
+            )?;
             if !c.delegation_chain.is_empty() {
-                let chain: Vec<String> = c.delegation_chain.iter().map(|p| t(p).into_owned()).collect();
+                let chain: Vec<String> = c
+                    .delegation_chain
+                    .iter()
+                    .map(|p| t(p).into_owned())
+                    .collect();
                 writeln!(out, "  impersonated by {}", chain.join(" -> "))?;
             }
             if let Some(k) = &c.service_account_key {
@@ -208,23 +281,52 @@ fn text_report(out: &mut dyn Write, inv: &Investigation, now: Timestamp) -> io::
         }
     }
     if let Some(a) = &inv.creator_activity {
-        let actions: Vec<String> = a.actions.iter().map(|(m, n)| format!("{} x{n}", t(m))).collect();
-        writeln!(out, "  its KMS admin actions in the window: {}", actions.join(", "))?;
+        let actions: Vec<String> = a
+            .actions
+            .iter()
+            .map(|(m, n)| format!("{} x{n}", t(m)))
+            .collect();
+        writeln!(
+            out,
+            "  its KMS admin actions in the window: {}",
+            actions.join(", ")
+        )?;
         writeln!(out, "  keys it created: {}", a.keys_created.len())?;
         for k in &a.keys_created {
             writeln!(out, "    {}", t(k))?;
         }
-        writeln!(out, "  KMS admin before this key: {}", if a.prior_admin { "yes" } else { "none in the window (new actor)" })?;
+        writeln!(
+            out,
+            "  KMS admin before this key: {}",
+            if a.prior_admin {
+                "yes"
+            } else {
+                "none in the window (new actor)"
+            }
+        )?;
         if a.truncated {
-            writeln!(out, "  (read stopped at its bound after {} entries)", a.entries_read)?;
+            writeln!(
+                out,
+                "  (read stopped at its bound after {} entries)",
+                a.entries_read
+            )?;
         }
     }
 
     writeln!(out, "\nWHO USED IT")?;
     match &inv.usage.logging {
-        DataAccessLogging::Disabled => writeln!(out, "  UNKNOWN: Data Access logs are off for Cloud KMS, so use is not recorded")?,
-        DataAccessLogging::Unknown => writeln!(out, "  Data Access logging could not be determined; counts below may be incomplete")?,
-        DataAccessLogging::Enabled { by, exempted_members } => {
+        DataAccessLogging::Disabled => writeln!(
+            out,
+            "  UNKNOWN: Data Access logs are off for Cloud KMS, so use is not recorded"
+        )?,
+        DataAccessLogging::Unknown => writeln!(
+            out,
+            "  Data Access logging could not be determined; counts below may be incomplete"
+        )?,
+        DataAccessLogging::Enabled {
+            by,
+            exempted_members,
+        } => {
             writeln!(out, "  Data Access logging on (by {})", by.join(", "))?;
             if !exempted_members.is_empty() {
                 let ex: Vec<String> = exempted_members.iter().map(|m| t(m).into_owned()).collect();
@@ -234,13 +336,20 @@ fn text_report(out: &mut dyn Write, inv: &Investigation, now: Timestamp) -> io::
     }
     if inv.usage.logging != DataAccessLogging::Disabled {
         let total = if inv.usage.truncated {
-            format!("at least {} (bounded at {} pages)", inv.usage.total_calls, inv.usage.page_bound)
+            format!(
+                "at least {} (bounded at {} pages)",
+                inv.usage.total_calls, inv.usage.page_bound
+            )
         } else {
             inv.usage.total_calls.to_string()
         };
         writeln!(out, "  calls: {total}")?;
         for r in &inv.usage.rows {
-            let fails = if r.failures > 0 { format!(", {} failed", r.failures) } else { String::new() };
+            let fails = if r.failures > 0 {
+                format!(", {} failed", r.failures)
+            } else {
+                String::new()
+            };
             let ips: Vec<String> = r.caller_ips.iter().map(|i| t(i).into_owned()).collect();
             writeln!(
                 out,
@@ -261,7 +370,13 @@ fn text_report(out: &mut dyn Write, inv: &Investigation, now: Timestamp) -> io::
         Some(list) if list.is_empty() => writeln!(out, "  nothing known to KMS Inventory")?,
         Some(list) => {
             for r in list {
-                writeln!(out, "  {} {} ({})", t(&r.resource_type), t(&r.name), t(&r.location))?;
+                writeln!(
+                    out,
+                    "  {} {} ({})",
+                    t(&r.resource_type),
+                    t(&r.name),
+                    t(&r.location)
+                )?;
             }
         }
     }

@@ -40,10 +40,18 @@ pub struct AdminWrite<'a> {
 }
 
 /// Builds the LogEntry for a KMS admin write.
-pub fn kms_admin_entry(write: AdminWrite<'_>, caller: &Caller, now: Timestamp, insert_id: &str) -> Value {
+pub fn kms_admin_entry(
+    write: AdminWrite<'_>,
+    caller: &Caller,
+    now: Timestamp,
+    insert_id: &str,
+) -> Value {
     let mut request = write.request;
     if let Value::Object(map) = &mut request {
-        map.insert("@type".into(), Value::String(format!("type.googleapis.com/{}", write.request_type)));
+        map.insert(
+            "@type".into(),
+            Value::String(format!("type.googleapis.com/{}", write.request_type)),
+        );
     }
     let mut payload = json!({
         "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
@@ -65,7 +73,7 @@ pub fn kms_admin_entry(write: AdminWrite<'_>, caller: &Caller, now: Timestamp, i
             "permission": write.permission,
             "granted": true,
             "resourceAttributes": {
-                "service": "cloudkms.googleapis.com",
+                "service": "google.cloud.kms",
                 "name": write.resource_name,
                 "type": write.resource.attribute_type(),
             },
@@ -79,7 +87,9 @@ pub fn kms_admin_entry(write: AdminWrite<'_>, caller: &Caller, now: Timestamp, i
         payload["serviceData"] = data;
     }
     // Cloud Logging receives entries a fraction of a second after they happen.
-    let received = now.checked_add(jiff::SignedDuration::from_millis(417)).unwrap_or(now);
+    let received = now
+        .checked_add(jiff::SignedDuration::from_millis(417))
+        .unwrap_or(now);
     json!({
         "protoPayload": payload,
         "insertId": insert_id,
@@ -95,9 +105,19 @@ pub fn kms_admin_entry(write: AdminWrite<'_>, caller: &Caller, now: Timestamp, i
 pub fn policy_delta(old: &Value, new: &Value) -> Value {
     let pairs = |p: &Value| -> Vec<(String, String)> {
         let mut out = Vec::new();
-        for b in p.get("bindings").and_then(Value::as_array).into_iter().flatten() {
+        for b in p
+            .get("bindings")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let role = b.get("role").and_then(Value::as_str).unwrap_or_default();
-            for m in b.get("members").and_then(Value::as_array).into_iter().flatten() {
+            for m in b
+                .get("members")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(m) = m.as_str() {
                     out.push((role.to_owned(), m.to_owned()));
                 }

@@ -97,10 +97,8 @@ pub const CRYPTO_KEY_VERSION_ALGORITHM: &[(i64, &str)] = &[
 ];
 
 /// `CryptoKeyVersionView`: proto number and JSON name.
-pub const CRYPTO_KEY_VERSION_VIEW: &[(i64, &str)] = &[
-    (0, "CRYPTO_KEY_VERSION_VIEW_UNSPECIFIED"),
-    (1, "FULL"),
-];
+pub const CRYPTO_KEY_VERSION_VIEW: &[(i64, &str)] =
+    &[(0, "CRYPTO_KEY_VERSION_VIEW_UNSPECIFIED"), (1, "FULL")];
 
 /// `LogType`: proto number and JSON name.
 pub const LOG_TYPE: &[(i64, &str)] = &[
@@ -111,11 +109,8 @@ pub const LOG_TYPE: &[(i64, &str)] = &[
 ];
 
 /// `Action`: proto number and JSON name.
-pub const BINDING_DELTA_ACTION: &[(i64, &str)] = &[
-    (0, "ACTION_UNSPECIFIED"),
-    (1, "ADD"),
-    (2, "REMOVE"),
-];
+pub const BINDING_DELTA_ACTION: &[(i64, &str)] =
+    &[(0, "ACTION_UNSPECIFIED"), (1, "ADD"), (2, "REMOVE")];
 
 /// Which enum a JSON field holds, by field name, for the request bodies the
 /// mock accepts. Field names are unique enough across the KMS and IAM request
@@ -138,14 +133,23 @@ pub fn to_name(table: &[(i64, &'static str)], value: &serde_json::Value) -> Opti
     match value {
         serde_json::Value::Number(n) => {
             let n = n.as_i64()?;
-            table.iter().find(|(num, _)| *num == n).map(|(_, name)| *name)
+            table
+                .iter()
+                .find(|(num, _)| *num == n)
+                .map(|(_, name)| *name)
         }
         serde_json::Value::String(s) => {
             // Proto3 JSON also accepts the number spelled as a string.
             if let Ok(n) = s.parse::<i64>() {
-                return table.iter().find(|(num, _)| *num == n).map(|(_, name)| *name);
+                return table
+                    .iter()
+                    .find(|(num, _)| *num == n)
+                    .map(|(_, name)| *name);
             }
-            table.iter().find(|(_, name)| name == s).map(|(_, name)| *name)
+            table
+                .iter()
+                .find(|(_, name)| name == s)
+                .map(|(_, name)| *name)
         }
         _ => None,
     }
@@ -157,15 +161,19 @@ pub fn normalize(value: &mut serde_json::Value, path: &str) -> Result<(), String
     match value {
         serde_json::Value::Object(map) => {
             for (key, v) in map.iter_mut() {
-                let child = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
-                if let Some(table) = table_for_field(key) {
-                    if v.is_number() || v.is_string() {
-                        match to_name(table, v) {
-                            Some(name) => *v = serde_json::Value::String(name.to_owned()),
-                            None => return Err(child),
-                        }
-                        continue;
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                if let Some(table) = table_for_field(key)
+                    && (v.is_number() || v.is_string())
+                {
+                    match to_name(table, v) {
+                        Some(name) => *v = serde_json::Value::String(name.to_owned()),
+                        None => return Err(child),
                     }
+                    continue;
                 }
                 normalize(v, &child)?;
             }
@@ -189,8 +197,11 @@ mod tests {
     #[test]
     fn tables_match_the_official_rust_client() {
         use google_cloud_kms_v1::model::{
-            CryptoKeyVersion, ProtectionLevel, crypto_key::CryptoKeyPurpose,
-            crypto_key_version::{CryptoKeyVersionAlgorithm, CryptoKeyVersionState, CryptoKeyVersionView},
+            CryptoKeyVersion, ProtectionLevel,
+            crypto_key::CryptoKeyPurpose,
+            crypto_key_version::{
+                CryptoKeyVersionAlgorithm, CryptoKeyVersionState, CryptoKeyVersionView,
+            },
         };
         let _ = CryptoKeyVersion::default();
         for (n, name) in CRYPTO_KEY_VERSION_STATE {
@@ -203,7 +214,10 @@ mod tests {
             assert_eq!(CryptoKeyPurpose::from(*n as i32).name(), Some(*name));
         }
         for (n, name) in CRYPTO_KEY_VERSION_ALGORITHM {
-            assert_eq!(CryptoKeyVersionAlgorithm::from(*n as i32).name(), Some(*name));
+            assert_eq!(
+                CryptoKeyVersionAlgorithm::from(*n as i32).name(),
+                Some(*name)
+            );
         }
         for (n, name) in CRYPTO_KEY_VERSION_VIEW {
             assert_eq!(CryptoKeyVersionView::from(*n as i32).name(), Some(*name));
@@ -217,6 +231,9 @@ mod tests {
         assert_eq!(body["state"], "DISABLED");
         assert_eq!(body["versionTemplate"]["protectionLevel"], "HSM");
         let mut bad = serde_json::json!({"policy": {"auditConfigs": [{"auditLogConfigs": [{"logType": 99}]}]}});
-        assert_eq!(normalize(&mut bad, ""), Err("policy.auditConfigs[0].auditLogConfigs[0].logType".to_owned()));
+        assert_eq!(
+            normalize(&mut bad, ""),
+            Err("policy.auditConfigs[0].auditLogConfigs[0].logType".to_owned())
+        );
     }
 }

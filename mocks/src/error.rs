@@ -95,7 +95,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into(), details: Vec::new(), retry_after: None }
+        ApiError {
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            retry_after: None,
+        }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -115,7 +120,9 @@ impl ApiError {
     pub fn permission_denied(domain: &str, permission: &str, resource: &str) -> Self {
         let mut err = Self::new(
             Code::PermissionDenied,
-            format!("Permission '{permission}' denied on resource '{resource}' (or it may not exist)."),
+            format!(
+                "Permission '{permission}' denied on resource '{resource}' (or it may not exist)."
+            ),
         );
         err.details.push(json!({
             "@type": "type.googleapis.com/google.rpc.ErrorInfo",
@@ -153,7 +160,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.code.http_status(), self.code.name(), self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.code.http_status(),
+            self.code.name(),
+            self.message
+        )
     }
 }
 

@@ -14,9 +14,14 @@ use std::fmt;
 /// What a matching request gets.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaultKind {
-    Status { status: u16, retry_after: Option<u64> },
+    Status {
+        status: u16,
+        retry_after: Option<u64>,
+    },
     Hang,
-    Delay { ms: u64 },
+    Delay {
+        ms: u64,
+    },
     Reset,
     Malformed,
 }
@@ -51,11 +56,18 @@ impl std::str::FromStr for FaultRule {
     type Err = FaultParseError;
 
     fn from_str(rule: &str) -> Result<Self, Self::Err> {
-        let fail = |problem: &str| FaultParseError { rule: rule.to_owned(), problem: problem.to_owned() };
-        let (method, spec) = rule.split_once('=').ok_or_else(|| fail("expected METHOD_ID=KIND[,times=N|,rate=P]"))?;
+        let fail = |problem: &str| FaultParseError {
+            rule: rule.to_owned(),
+            problem: problem.to_owned(),
+        };
+        let (method, spec) = rule
+            .split_once('=')
+            .ok_or_else(|| fail("expected METHOD_ID=KIND[,times=N|,rate=P]"))?;
         let method = method.trim();
         if method.is_empty() {
-            return Err(fail("missing method id (e.g. logging.entries.list, or * for all)"));
+            return Err(fail(
+                "missing method id (e.g. logging.entries.list, or * for all)",
+            ));
         }
         let mut parts = spec.split(',').map(str::trim);
         let kind_text = parts.next().unwrap_or_default();
@@ -64,21 +76,37 @@ impl std::str::FromStr for FaultRule {
             "reset" => FaultKind::Reset,
             "malformed" => FaultKind::Malformed,
             k if k.starts_with("delay=") => FaultKind::Delay {
-                ms: k["delay=".len()..].parse().map_err(|_| fail("delay=MS needs a number of milliseconds"))?,
+                ms: k["delay=".len()..]
+                    .parse()
+                    .map_err(|_| fail("delay=MS needs a number of milliseconds"))?,
             },
             k => {
-                let status: u16 = k.parse().map_err(|_| fail("kind must be an HTTP status, hang, delay=MS, reset or malformed"))?;
+                let status: u16 = k.parse().map_err(|_| {
+                    fail("kind must be an HTTP status, hang, delay=MS, reset or malformed")
+                })?;
                 if crate::error::Code::from_http_status(status).is_none() {
-                    return Err(fail("status must be one Google uses: 400 401 403 404 409 429 499 500 501 503 504"));
+                    return Err(fail(
+                        "status must be one Google uses: 400 401 403 404 409 429 499 500 501 503 504",
+                    ));
                 }
-                FaultKind::Status { status, retry_after: None }
+                FaultKind::Status {
+                    status,
+                    retry_after: None,
+                }
             }
         };
         let mut trigger = Trigger::Always;
         for part in parts {
-            let (k, v) = part.split_once('=').ok_or_else(|| fail("options are times=N, rate=P, retry-after=S"))?;
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| fail("options are times=N, rate=P, retry-after=S"))?;
             match k {
-                "times" => trigger = Trigger::Times(v.parse().map_err(|_| fail("times=N needs a whole number"))?),
+                "times" => {
+                    trigger = Trigger::Times(
+                        v.parse()
+                            .map_err(|_| fail("times=N needs a whole number"))?,
+                    )
+                }
                 "rate" => {
                     let p: f64 = v.parse().map_err(|_| fail("rate=P needs a number"))?;
                     if !(0.0..=1.0).contains(&p) {
@@ -88,14 +116,21 @@ impl std::str::FromStr for FaultRule {
                 }
                 "retry-after" => match &mut kind {
                     FaultKind::Status { retry_after, .. } => {
-                        *retry_after = Some(v.parse().map_err(|_| fail("retry-after=S needs whole seconds"))?);
+                        *retry_after = Some(
+                            v.parse()
+                                .map_err(|_| fail("retry-after=S needs whole seconds"))?,
+                        );
                     }
                     _ => return Err(fail("retry-after only applies to a status")),
                 },
                 _ => return Err(fail("options are times=N, rate=P, retry-after=S")),
             }
         }
-        Ok(FaultRule { method: method.to_owned(), kind, trigger })
+        Ok(FaultRule {
+            method: method.to_owned(),
+            kind,
+            trigger,
+        })
     }
 }
 
@@ -114,7 +149,11 @@ impl fmt::Display for FaultRule {
             Trigger::Times(n) => write!(f, ",times={n}")?,
             Trigger::Rate(p) => write!(f, ",rate={p}")?,
         }
-        if let FaultKind::Status { retry_after: Some(s), .. } = self.kind {
+        if let FaultKind::Status {
+            retry_after: Some(s),
+            ..
+        } = self.kind
+        {
             write!(f, ",retry-after={s}")?;
         }
         Ok(())
@@ -140,7 +179,11 @@ pub struct ActiveFault {
 
 impl ActiveFault {
     pub fn new(rule: FaultRule) -> Self {
-        ActiveFault { rule, fired: 0, rng: 0x2545_F491_4F6C_DD1D }
+        ActiveFault {
+            rule,
+            fired: 0,
+            rng: 0x2545_F491_4F6C_DD1D,
+        }
     }
 
     /// Whether the rule fires for this (matching) request; advances its state.
@@ -160,7 +203,10 @@ impl ActiveFault {
                 self.rng ^= self.rng << 13;
                 self.rng ^= self.rng >> 7;
                 self.rng ^= self.rng << 17;
-                #[expect(clippy::cast_precision_loss, reason = "a uniform draw in [0,1) needs only 53 bits")]
+                #[expect(
+                    clippy::cast_precision_loss,
+                    reason = "a uniform draw in [0,1) needs only 53 bits"
+                )]
                 let draw = (self.rng >> 11) as f64 / (1u64 << 53) as f64;
                 draw < p
             }
@@ -174,15 +220,42 @@ mod tests {
 
     #[test]
     fn parses_the_documented_forms() {
-        let r: FaultRule = "logging.entries.list=503,times=2".parse().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(r.kind, FaultKind::Status { status: 503, retry_after: None });
+        let r: FaultRule = "logging.entries.list=503,times=2"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            r.kind,
+            FaultKind::Status {
+                status: 503,
+                retry_after: None
+            }
+        );
         assert_eq!(r.trigger, Trigger::Times(2));
-        let r: FaultRule = "cloudkms.*=429,retry-after=3,rate=0.5".parse().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(r.kind, FaultKind::Status { status: 429, retry_after: Some(3) });
+        let r: FaultRule = "cloudkms.*=429,retry-after=3,rate=0.5"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            r.kind,
+            FaultKind::Status {
+                status: 429,
+                retry_after: Some(3)
+            }
+        );
         assert!(r.applies_to("cloudkms.projects.locations.keyRings.get"));
         assert!(!r.applies_to("logging.entries.list"));
-        assert_eq!("*=delay=1500".parse::<FaultRule>().map(|r| r.kind), Ok(FaultKind::Delay { ms: 1500 }));
-        for bad in ["nothing", "=503", "x=999", "x=503,times=-1", "x=hang,retry-after=1", "x=503,rate=2", "x=boom"] {
+        assert_eq!(
+            "*=delay=1500".parse::<FaultRule>().map(|r| r.kind),
+            Ok(FaultKind::Delay { ms: 1500 })
+        );
+        for bad in [
+            "nothing",
+            "=503",
+            "x=999",
+            "x=503,times=-1",
+            "x=hang,retry-after=1",
+            "x=503,rate=2",
+            "x=boom",
+        ] {
             assert!(bad.parse::<FaultRule>().is_err(), "{bad}");
         }
     }

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use gcp_mock::{FaultRule, MockConfig, MockServer, Quota, Scenario};
 
 #[derive(Debug, Parser)]
-#[command(name = "gcp-mock", version, about = "A stateful fake of the Google Cloud REST APIs kms-responder uses")]
+#[command(
+    name = "gcp-mock",
+    version,
+    about = "A stateful fake of the Google Cloud REST APIs kms-responder uses"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -80,7 +84,14 @@ async fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Serve { scenario, addr, latency_ms, faults, logging_quota, principal } => {
+        Command::Serve {
+            scenario,
+            addr,
+            latency_ms,
+            faults,
+            logging_quota,
+            principal,
+        } => {
             let scenario = match load(&scenario) {
                 Ok(s) => s,
                 Err(e) => {
@@ -88,7 +99,12 @@ async fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let config = MockConfig { latency: Duration::from_millis(latency_ms), faults, logging_quota, default_principal: principal };
+            let config = MockConfig {
+                latency: Duration::from_millis(latency_ms),
+                faults,
+                logging_quota,
+                default_principal: principal,
+            };
             let server = match MockServer::start(scenario, config, addr).await {
                 Ok(s) => s,
                 Err(e) => {

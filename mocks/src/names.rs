@@ -6,19 +6,41 @@ use serde_json::{Value, json};
 /// Which KMS resource a name designates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KmsName {
-    KeyRing { project: String, location: String, key_ring: String },
-    CryptoKey { project: String, location: String, key_ring: String, crypto_key: String },
-    Version { project: String, location: String, key_ring: String, crypto_key: String, version: u64 },
+    KeyRing {
+        project: String,
+        location: String,
+        key_ring: String,
+    },
+    CryptoKey {
+        project: String,
+        location: String,
+        key_ring: String,
+        crypto_key: String,
+    },
+    Version {
+        project: String,
+        location: String,
+        key_ring: String,
+        crypto_key: String,
+        version: u64,
+    },
 }
 
 /// KMS ids are `[a-zA-Z0-9_-]{1,63}` (key rings and keys alike).
 pub fn valid_kms_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 63 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !id.is_empty()
+        && id.len() <= 63
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Project ids or numbers, and location ids, are lower-case words with dashes.
 fn valid_segment(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 63 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 impl KmsName {
@@ -28,11 +50,22 @@ impl KmsName {
             ["projects", p, "locations", l, "keyRings", r]
                 if valid_segment(p) && valid_segment(l) && valid_kms_id(r) =>
             {
-                Some(KmsName::KeyRing { project: (*p).into(), location: (*l).into(), key_ring: (*r).into() })
+                Some(KmsName::KeyRing {
+                    project: (*p).into(),
+                    location: (*l).into(),
+                    key_ring: (*r).into(),
+                })
             }
-            ["projects", p, "locations", l, "keyRings", r, "cryptoKeys", k]
-                if valid_segment(p) && valid_segment(l) && valid_kms_id(r) && valid_kms_id(k) =>
-            {
+            [
+                "projects",
+                p,
+                "locations",
+                l,
+                "keyRings",
+                r,
+                "cryptoKeys",
+                k,
+            ] if valid_segment(p) && valid_segment(l) && valid_kms_id(r) && valid_kms_id(k) => {
                 Some(KmsName::CryptoKey {
                     project: (*p).into(),
                     location: (*l).into(),
@@ -40,9 +73,18 @@ impl KmsName {
                     crypto_key: (*k).into(),
                 })
             }
-            ["projects", p, "locations", l, "keyRings", r, "cryptoKeys", k, "cryptoKeyVersions", v]
-                if valid_segment(p) && valid_segment(l) && valid_kms_id(r) && valid_kms_id(k) =>
-            {
+            [
+                "projects",
+                p,
+                "locations",
+                l,
+                "keyRings",
+                r,
+                "cryptoKeys",
+                k,
+                "cryptoKeyVersions",
+                v,
+            ] if valid_segment(p) && valid_segment(l) && valid_kms_id(r) && valid_kms_id(k) => {
                 let version = v.parse::<u64>().ok().filter(|v| *v > 0)?;
                 if v.starts_with('0') {
                     return None;
@@ -70,15 +112,30 @@ impl KmsName {
     /// The monitored resource Cloud Audit Logs attach to entries about this resource.
     pub fn monitored_resource(&self) -> Value {
         match self {
-            KmsName::KeyRing { project, location, key_ring } => json!({
+            KmsName::KeyRing {
+                project,
+                location,
+                key_ring,
+            } => json!({
                 "type": "cloudkms_keyring",
                 "labels": {"project_id": project, "location": location, "key_ring_id": key_ring}
             }),
-            KmsName::CryptoKey { project, location, key_ring, crypto_key } => json!({
+            KmsName::CryptoKey {
+                project,
+                location,
+                key_ring,
+                crypto_key,
+            } => json!({
                 "type": "cloudkms_cryptokey",
                 "labels": {"project_id": project, "location": location, "key_ring_id": key_ring, "crypto_key_id": crypto_key}
             }),
-            KmsName::Version { project, location, key_ring, crypto_key, version } => json!({
+            KmsName::Version {
+                project,
+                location,
+                key_ring,
+                crypto_key,
+                version,
+            } => json!({
                 "type": "cloudkms_cryptokeyversion",
                 "labels": {
                     "project_id": project, "location": location, "key_ring_id": key_ring,
@@ -126,7 +183,10 @@ mod tests {
 
     #[test]
     fn parses_each_kind_and_rejects_malformed_names() {
-        assert!(matches!(KmsName::parse("projects/p-1/locations/global/keyRings/r"), Some(KmsName::KeyRing { .. })));
+        assert!(matches!(
+            KmsName::parse("projects/p-1/locations/global/keyRings/r"),
+            Some(KmsName::KeyRing { .. })
+        ));
         assert!(matches!(
             KmsName::parse("projects/p-1/locations/us/keyRings/r/cryptoKeys/k_1"),
             Some(KmsName::CryptoKey { .. })
@@ -150,7 +210,10 @@ mod tests {
 
     #[test]
     fn parent_and_leaf() {
-        assert_eq!(parent("projects/p/locations/l/keyRings/r/cryptoKeys/k"), "projects/p/locations/l/keyRings/r");
+        assert_eq!(
+            parent("projects/p/locations/l/keyRings/r/cryptoKeys/k"),
+            "projects/p/locations/l/keyRings/r"
+        );
         assert_eq!(leaf("projects/p/locations/l/keyRings/r/cryptoKeys/k"), "k");
     }
 }

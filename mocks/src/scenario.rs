@@ -43,18 +43,42 @@ pub struct ScenarioError {
 /// The scenarios shipped in `mocks/scenarios/`, compiled in so `demo` works anywhere.
 pub const BUNDLED: &[(&str, &str)] = &[
     ("benign-ci", include_str!("../scenarios/benign-ci.json")),
-    ("suspicious-human-offhours", include_str!("../scenarios/suspicious-human-offhours.json")),
-    ("ransomware-precursor", include_str!("../scenarios/ransomware-precursor.json")),
-    ("data-access-off", include_str!("../scenarios/data-access-off.json")),
+    (
+        "suspicious-human-offhours",
+        include_str!("../scenarios/suspicious-human-offhours.json"),
+    ),
+    (
+        "ransomware-precursor",
+        include_str!("../scenarios/ransomware-precursor.json"),
+    ),
+    (
+        "data-access-off",
+        include_str!("../scenarios/data-access-off.json"),
+    ),
 ];
 
 /// The Lacework alert shipped beside each bundled scenario.
 pub const BUNDLED_ALERTS: &[(&str, &str)] = &[
-    ("benign-ci", include_str!("../scenarios/benign-ci.alert.json")),
-    ("suspicious-human-offhours", include_str!("../scenarios/suspicious-human-offhours.alert.json")),
-    ("ransomware-precursor", include_str!("../scenarios/ransomware-precursor.alert.json")),
-    ("data-access-off", include_str!("../scenarios/data-access-off.alert.json")),
+    (
+        "benign-ci",
+        include_str!("../scenarios/benign-ci.alert.json"),
+    ),
+    (
+        "suspicious-human-offhours",
+        include_str!("../scenarios/suspicious-human-offhours.alert.json"),
+    ),
+    (
+        "ransomware-precursor",
+        include_str!("../scenarios/ransomware-precursor.alert.json"),
+    ),
+    (
+        "data-access-off",
+        include_str!("../scenarios/data-access-off.alert.json"),
+    ),
 ];
+
+/// A scenario section with the discovery schema its items must match.
+type Section<'a> = (&'a str, &'a Discovery, &'a str, &'a [Map<String, Value>]);
 
 const SECTIONS: &[&str] = &[
     "organization",
@@ -76,7 +100,11 @@ impl Scenario {
             path: "$".into(),
             problem: format!("cannot read the file: {e}"),
         })?;
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario").to_owned();
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("scenario")
+            .to_owned();
         Self::parse(&name, &file, &text)
     }
 
@@ -90,9 +118,21 @@ impl Scenario {
 
     /// Validates scenario text; `file` is only used in error messages.
     pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioError> {
-        let err = |path: &str, problem: String| ScenarioError { file: file.to_owned(), path: path.to_owned(), problem };
-        let root: Value = serde_json::from_str(text)
-            .map_err(|e| err("$", format!("not valid JSON (line {}, column {}): {e}", e.line(), e.column())))?;
+        let err = |path: &str, problem: String| ScenarioError {
+            file: file.to_owned(),
+            path: path.to_owned(),
+            problem,
+        };
+        let root: Value = serde_json::from_str(text).map_err(|e| {
+            err(
+                "$",
+                format!(
+                    "not valid JSON (line {}, column {}): {e}",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?;
         let Value::Object(mut root) = root else {
             return Err(err("$", "a scenario must be a JSON object".into()));
         };
@@ -105,9 +145,16 @@ impl Scenario {
         let organization = match root.remove("organization") {
             None => None,
             Some(Value::String(s)) if s.starts_with("organizations/") && s.len() > 14 => Some(s),
-            Some(_) => return Err(err("$.organization", "must be a string like \"organizations/123\"".into())),
+            Some(_) => {
+                return Err(err(
+                    "$.organization",
+                    "must be a string like \"organizations/123\"".into(),
+                ));
+            }
         };
-        let list = |root: &mut Map<String, Value>, key: &str| -> Result<Vec<Map<String, Value>>, ScenarioError> {
+        let list = |root: &mut Map<String, Value>,
+                    key: &str|
+         -> Result<Vec<Map<String, Value>>, ScenarioError> {
             match root.remove(key) {
                 None => Ok(Vec::new()),
                 Some(Value::Array(items)) => items
@@ -134,16 +181,28 @@ impl Scenario {
                     .into_iter()
                     .map(|(k, v)| match v {
                         Value::Object(p) => Ok((k, p)),
-                        _ => Err(err(&format!("$.iamPolicies[\"{k}\"]"), "must be a Policy object".into())),
+                        _ => Err(err(
+                            &format!("$.iamPolicies[\"{k}\"]"),
+                            "must be a Policy object".into(),
+                        )),
                     })
                     .collect::<Result<_, _>>()?,
-                Some(_) => return Err(err("$.iamPolicies", "must be an object keyed by resource name".into())),
+                Some(_) => {
+                    return Err(err(
+                        "$.iamPolicies",
+                        "must be an object keyed by resource name".into(),
+                    ));
+                }
             },
             log_entries: list(&mut root, "logEntries")?,
             protected_resources: list(&mut root, "protectedResources")?,
         };
-        scenario.check_schemas().map_err(|(path, problem)| err(&path, problem))?;
-        scenario.check_consistency().map_err(|(path, problem)| err(&path, problem))?;
+        scenario
+            .check_schemas()
+            .map_err(|(path, problem)| err(&path, problem))?;
+        scenario
+            .check_consistency()
+            .map_err(|(path, problem)| err(&path, problem))?;
         Ok(scenario)
     }
 
@@ -152,42 +211,65 @@ impl Scenario {
         let kms = Discovery::embedded(Api::CloudKms);
         let logging = Discovery::embedded(Api::Logging);
         let inventory = Discovery::embedded(Api::KmsInventory);
-        let sections: [(&str, &Discovery, &str, &[Map<String, Value>]); 5] = [
+        let sections: [Section<'_>; 5] = [
             ("keyRings", kms, "KeyRing", &self.key_rings),
             ("cryptoKeys", kms, "CryptoKey", &self.crypto_keys),
-            ("cryptoKeyVersions", kms, "CryptoKeyVersion", &self.crypto_key_versions),
+            (
+                "cryptoKeyVersions",
+                kms,
+                "CryptoKeyVersion",
+                &self.crypto_key_versions,
+            ),
             ("logEntries", logging, "LogEntry", &self.log_entries),
-            ("protectedResources", inventory, "GoogleCloudKmsInventoryV1ProtectedResource", &self.protected_resources),
+            (
+                "protectedResources",
+                inventory,
+                "GoogleCloudKmsInventoryV1ProtectedResource",
+                &self.protected_resources,
+            ),
         ];
         for (section, doc, schema, items) in sections {
             for (i, item) in items.iter().enumerate() {
                 let value = Value::Object(item.clone());
-                if let Some(v) = doc.validate_strict(schema, &value, &format!("$.{section}[{i}]")).into_iter().next() {
+                if let Some(v) = doc
+                    .validate_strict(schema, &value, &format!("$.{section}[{i}]"))
+                    .into_iter()
+                    .next()
+                {
                     return Err((v.path, v.problem));
                 }
             }
         }
         for (resource, policy) in &self.iam_policies {
             let value = Value::Object(policy.clone());
-            if let Some(v) = kms.validate_strict("Policy", &value, &format!("$.iamPolicies[\"{resource}\"]")).into_iter().next() {
+            if let Some(v) = kms
+                .validate_strict("Policy", &value, &format!("$.iamPolicies[\"{resource}\"]"))
+                .into_iter()
+                .next()
+            {
                 return Err((v.path, v.problem));
             }
         }
         for (i, project) in self.projects.iter().enumerate() {
-            check_project(project).map_err(|(field, problem)| (format!("$.projects[{i}].{field}"), problem))?;
+            check_project(project)
+                .map_err(|(field, problem)| (format!("$.projects[{i}].{field}"), problem))?;
         }
         Ok(())
     }
 
     /// The rules the real service guarantees between resources.
     fn check_consistency(&self) -> Result<(), (String, String)> {
-        let name_of = |m: &Map<String, Value>| m.get("name").and_then(Value::as_str).map(str::to_owned);
+        let name_of =
+            |m: &Map<String, Value>| m.get("name").and_then(Value::as_str).map(str::to_owned);
         let mut rings = BTreeSet::new();
         for (i, r) in self.key_rings.iter().enumerate() {
             let path = format!("$.keyRings[{i}].name");
             let name = name_of(r).ok_or((path.clone(), "missing".to_owned()))?;
             if !matches!(KmsName::parse(&name), Some(KmsName::KeyRing { .. })) {
-                return Err((path, format!("\"{name}\" is not projects/P/locations/L/keyRings/R")));
+                return Err((
+                    path,
+                    format!("\"{name}\" is not projects/P/locations/L/keyRings/R"),
+                ));
             }
             if !rings.insert(name.clone()) {
                 return Err((path, format!("duplicate key ring \"{name}\"")));
@@ -198,18 +280,27 @@ impl Scenario {
             let path = format!("$.cryptoKeys[{i}].name");
             let name = name_of(k).ok_or((path.clone(), "missing".to_owned()))?;
             if !matches!(KmsName::parse(&name), Some(KmsName::CryptoKey { .. })) {
-                return Err((path, format!("\"{name}\" is not .../keyRings/R/cryptoKeys/K")));
+                return Err((
+                    path,
+                    format!("\"{name}\" is not .../keyRings/R/cryptoKeys/K"),
+                ));
             }
             if !rings.contains(parent(&name)) {
-                return Err((path, format!("key ring \"{}\" is not in keyRings", parent(&name))));
+                return Err((
+                    path,
+                    format!("key ring \"{}\" is not in keyRings", parent(&name)),
+                ));
             }
             if keys.insert(name.clone(), i).is_some() {
                 return Err((path, format!("duplicate crypto key \"{name}\"")));
             }
-            if let Some(d) = k.get("destroyScheduledDuration").and_then(Value::as_str) {
-                if parse_duration(d).is_none() {
-                    return Err((format!("$.cryptoKeys[{i}].destroyScheduledDuration"), "not a duration".into()));
-                }
+            if let Some(d) = k.get("destroyScheduledDuration").and_then(Value::as_str)
+                && parse_duration(d).is_none()
+            {
+                return Err((
+                    format!("$.cryptoKeys[{i}].destroyScheduledDuration"),
+                    "not a duration".into(),
+                ));
             }
         }
         let mut versions: BTreeMap<String, Vec<u64>> = BTreeMap::new();
@@ -218,7 +309,10 @@ impl Scenario {
             let path = format!("$.cryptoKeyVersions[{i}].name");
             let name = name_of(v).ok_or((path.clone(), "missing".to_owned()))?;
             let Some(KmsName::Version { version, .. }) = KmsName::parse(&name) else {
-                return Err((path, format!("\"{name}\" is not .../cryptoKeys/K/cryptoKeyVersions/N")));
+                return Err((
+                    path,
+                    format!("\"{name}\" is not .../cryptoKeys/K/cryptoKeyVersions/N"),
+                ));
             };
             let key = parent(&name).to_owned();
             if !keys.contains_key(&key) {
@@ -236,25 +330,43 @@ impl Scenario {
                 if *id != expected {
                     return Err((
                         "$.cryptoKeyVersions".into(),
-                        format!("versions of \"{key}\" must be numbered 1, 2, 3... without gaps or repeats (found {id} where {expected} belongs)"),
+                        format!(
+                            "versions of \"{key}\" must be numbered 1, 2, 3... without gaps or repeats (found {id} where {expected} belongs)"
+                        ),
                     ));
                 }
             }
         }
         for (key, i) in &keys {
-            let Some(primary) = self.crypto_keys[*i].get("primary") else { continue };
+            let Some(primary) = self.crypto_keys[*i].get("primary") else {
+                continue;
+            };
             let path = format!("$.cryptoKeys[{i}].primary");
-            let pname = primary.get("name").and_then(Value::as_str).unwrap_or_default();
+            let pname = primary
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             if parent(pname) != key {
-                return Err((path, format!("primary \"{pname}\" is not a version of this key")));
+                return Err((
+                    path,
+                    format!("primary \"{pname}\" is not a version of this key"),
+                ));
             }
             let Some(version) = version_objects.get(pname) else {
-                return Err((path, format!("primary \"{pname}\" is not in cryptoKeyVersions")));
+                return Err((
+                    path,
+                    format!("primary \"{pname}\" is not in cryptoKeyVersions"),
+                ));
             };
             if Value::Object((*version).clone()) != *primary {
-                return Err((path, "differs from the version object in cryptoKeyVersions".into()));
+                return Err((
+                    path,
+                    "differs from the version object in cryptoKeyVersions".into(),
+                ));
             }
-            if self.crypto_keys[*i].get("purpose").and_then(Value::as_str) != Some("ENCRYPT_DECRYPT") {
+            if self.crypto_keys[*i].get("purpose").and_then(Value::as_str)
+                != Some("ENCRYPT_DECRYPT")
+            {
                 return Err((path, "only ENCRYPT_DECRYPT keys have a primary".into()));
             }
         }
@@ -266,13 +378,25 @@ impl Scenario {
                     return Err((format!("{path}.{field}"), "missing".into()));
                 }
             }
-            let id = e.get("insertId").and_then(Value::as_str).unwrap_or_default();
+            let id = e
+                .get("insertId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             if !insert_ids.insert(id.to_owned()) {
-                return Err((format!("{path}.insertId"), format!("duplicate insertId \"{id}\"")));
+                return Err((
+                    format!("{path}.insertId"),
+                    format!("duplicate insertId \"{id}\""),
+                ));
             }
-            let ts = e.get("timestamp").and_then(Value::as_str).unwrap_or_default();
+            let ts = e
+                .get("timestamp")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             if parse_time(ts).is_none() {
-                return Err((format!("{path}.timestamp"), format!("\"{ts}\" is not an RFC 3339 timestamp")));
+                return Err((
+                    format!("{path}.timestamp"),
+                    format!("\"{ts}\" is not an RFC 3339 timestamp"),
+                ));
             }
         }
         Ok(())
@@ -282,22 +406,44 @@ impl Scenario {
 /// Resource Manager v3 `Project` (not in the vendored discovery documents).
 fn check_project(p: &Map<String, Value>) -> Result<(), (String, String)> {
     const FIELDS: &[&str] = &[
-        "name", "projectId", "parent", "state", "displayName", "createTime", "updateTime", "deleteTime", "etag", "labels",
+        "name",
+        "projectId",
+        "parent",
+        "state",
+        "displayName",
+        "createTime",
+        "updateTime",
+        "deleteTime",
+        "etag",
+        "labels",
     ];
     if let Some(k) = p.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err((k.clone(), format!("unknown field (a v3 Project has: {})", FIELDS.join(", "))));
+        return Err((
+            k.clone(),
+            format!("unknown field (a v3 Project has: {})", FIELDS.join(", ")),
+        ));
     }
     match p.get("name").and_then(Value::as_str) {
-        Some(n) if n.strip_prefix("projects/").is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())) => {}
+        Some(n)
+            if n.strip_prefix("projects/")
+                .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())) => {}
         _ => return Err(("name".into(), "must be \"projects/<number>\"".into())),
     }
-    if p.get("projectId").and_then(Value::as_str).is_none_or(str::is_empty) {
+    if p.get("projectId")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
         return Err(("projectId".into(), "missing".into()));
     }
     if let Some(parent) = p.get("parent") {
-        let ok = parent.as_str().is_some_and(|s| s.starts_with("organizations/") || s.starts_with("folders/"));
+        let ok = parent
+            .as_str()
+            .is_some_and(|s| s.starts_with("organizations/") || s.starts_with("folders/"));
         if !ok {
-            return Err(("parent".into(), "must be \"organizations/N\" or \"folders/N\"".into()));
+            return Err((
+                "parent".into(),
+                "must be \"organizations/N\" or \"folders/N\"".into(),
+            ));
         }
     }
     Ok(())

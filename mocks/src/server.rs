@@ -47,8 +47,13 @@ impl std::str::FromStr for Quota {
 
     /// `60/min`, `10/s`, `1000/h`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (n, unit) = s.split_once('/').ok_or("expected N/min, N/s or N/h (e.g. 60/min)")?;
-        let requests: u32 = n.trim().parse().map_err(|_| format!("{n:?} is not a whole number"))?;
+        let (n, unit) = s
+            .split_once('/')
+            .ok_or("expected N/min, N/s or N/h (e.g. 60/min)")?;
+        let requests: u32 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("{n:?} is not a whole number"))?;
         let per = match unit.trim() {
             "s" | "sec" | "second" => Duration::from_secs(1),
             "min" | "m" | "minute" => Duration::from_secs(60),
@@ -145,10 +150,19 @@ impl std::error::Error for DropConnection {}
 impl MockServer {
     /// Binds `addr` (use port 0 for a free port) and serves in the background
     /// on the current Tokio runtime.
-    pub async fn start(scenario: Scenario, config: MockConfig, addr: SocketAddr) -> std::io::Result<MockServer> {
+    pub async fn start(
+        scenario: Scenario,
+        config: MockConfig,
+        addr: SocketAddr,
+    ) -> std::io::Result<MockServer> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let faults = config.faults.iter().cloned().map(ActiveFault::new).collect();
+        let faults = config
+            .faults
+            .iter()
+            .cloned()
+            .map(ActiveFault::new)
+            .collect();
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(scenario)),
             ledger: Mutex::new(Vec::new()),
@@ -181,7 +195,12 @@ impl MockServer {
             }
             connections.abort_all();
         });
-        Ok(MockServer { addr, shared, stop, task: Some(task) })
+        Ok(MockServer {
+            addr,
+            shared,
+            stop,
+            task: Some(task),
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -249,32 +268,48 @@ fn json_response(status: u16, body: &Value, retry_after: Option<u64>) -> Respons
         builder = builder.header("retry-after", s.to_string());
     }
     let text = serde_json::to_vec(body).unwrap_or_default();
-    builder.body(Full::new(Bytes::from(text))).unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+    builder
+        .body(Full::new(Bytes::from(text)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
 fn error_response(err: &ApiError) -> Response<Full<Bytes>> {
     json_response(err.code.http_status(), &err.body(), err.retry_after)
 }
 
-async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, DropConnection> {
+async fn handle(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, DropConnection> {
     let method = req.method().as_str().to_owned();
     let raw_path = req.uri().path().to_owned();
-    let path = percent_encoding::percent_decode_str(&raw_path).decode_utf8_lossy().into_owned();
+    let path = percent_encoding::percent_decode_str(&raw_path)
+        .decode_utf8_lossy()
+        .into_owned();
     let query: Vec<(String, String)> = req
         .uri()
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     let caller = Caller {
-        principal: header(PRINCIPAL_HEADER).unwrap_or_else(|| shared.config.default_principal.clone()),
+        principal: header(PRINCIPAL_HEADER)
+            .unwrap_or_else(|| shared.config.default_principal.clone()),
         ip: peer.ip().to_string(),
         user_agent: header("user-agent").unwrap_or_default(),
     };
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
-            return Ok(error_response(&ApiError::invalid("Request payload is too large or was interrupted.")));
+            return Ok(error_response(&ApiError::invalid(
+                "Request payload is too large or was interrupted.",
+            )));
         }
     };
 
@@ -284,7 +319,11 @@ async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Request<Incoming>) -
 
     let started_us = micros_since(shared.started);
     let route = resolve(&method, &path);
-    let mut parsed_body = if body.is_empty() { None } else { serde_json::from_slice::<Value>(&body).ok() };
+    let mut parsed_body = if body.is_empty() {
+        None
+    } else {
+        serde_json::from_slice::<Value>(&body).ok()
+    };
     let mut entry = LedgerEntry {
         seq: 0,
         method_id: route.as_ref().map_or("unknown", |r| r.id).to_owned(),
@@ -319,24 +358,41 @@ async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Request<Incoming>) -
     }
 
     let Some(route) = route else {
-        let err = ApiError::new(Code::NotFound, format!("The requested URL {raw_path} ({method}) was not found on this server."));
+        let err = ApiError::new(
+            Code::NotFound,
+            format!("The requested URL {raw_path} ({method}) was not found on this server."),
+        );
         finish(404, None);
         return Ok(error_response(&err));
     };
 
     let fired = {
         let mut faults = lock(&shared.faults);
-        faults.iter_mut().filter(|f| f.rule.applies_to(route.id)).find_map(|f| f.fire().then(|| f.rule.clone()))
+        faults
+            .iter_mut()
+            .filter(|f| f.rule.applies_to(route.id))
+            .find_map(|f| f.fire().then(|| f.rule.clone()))
     };
     if let Some(rule) = fired {
         let label = Some(rule.to_string());
         match rule.kind {
-            FaultKind::Status { status, retry_after } => {
+            FaultKind::Status {
+                status,
+                retry_after,
+            } => {
                 let code = Code::from_http_status(status).unwrap_or(Code::Internal);
                 let mut err = if code == Code::PermissionDenied {
                     let domain = route.id.split('.').next().unwrap_or("googleapis.com");
-                    let resource = if route.name.is_empty() { "projects/_".to_owned() } else { route.name.clone() };
-                    ApiError::permission_denied(&format!("{domain}.googleapis.com"), route.permission, &resource)
+                    let resource = if route.name.is_empty() {
+                        "projects/_".to_owned()
+                    } else {
+                        route.name.clone()
+                    };
+                    ApiError::permission_denied(
+                        &format!("{domain}.googleapis.com"),
+                        route.permission,
+                        &resource,
+                    )
                 } else {
                     ApiError::new(code, injected_message(code))
                 };
@@ -367,11 +423,11 @@ async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Request<Incoming>) -
         }
     }
 
-    if route.id == "logging.entries.list" {
-        if let Some(err) = check_quota(&shared, parsed_body.as_ref()) {
-            finish(429, None);
-            return Ok(error_response(&err));
-        }
+    if route.id == "logging.entries.list"
+        && let Some(err) = check_quota(&shared, parsed_body.as_ref())
+    {
+        finish(429, None);
+        return Ok(error_response(&err));
     }
 
     if !body.is_empty() && parsed_body.is_none() {
@@ -379,12 +435,14 @@ async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Request<Incoming>) -
         finish(400, entry.fault.clone());
         return Ok(error_response(&err));
     }
-    if let Some(b) = parsed_body.as_mut() {
-        if let Err(path) = enums::normalize(b, "") {
-            let err = ApiError::invalid(format!("Invalid value at '{path}': not a value of its enum."));
-            finish(400, entry.fault.clone());
-            return Ok(error_response(&err));
-        }
+    if let Some(b) = parsed_body.as_mut()
+        && let Err(path) = enums::normalize(b, "")
+    {
+        let err = ApiError::invalid(format!(
+            "Invalid value at '{path}': not a value of its enum."
+        ));
+        finish(400, entry.fault.clone());
+        return Ok(error_response(&err));
     }
     let body = parsed_body.unwrap_or_else(|| json!({}));
     let now = Timestamp::now();
@@ -431,7 +489,10 @@ fn check_quota(shared: &Shared, body: Option<&Value>) -> Option<ApiError> {
     let now = Instant::now();
     let mut windows = lock(&shared.quota_windows);
     let window = windows.entry(project.clone()).or_default();
-    while window.front().is_some_and(|t| now.duration_since(*t) >= quota.per) {
+    while window
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= quota.per)
+    {
         window.pop_front();
     }
     if window.len() >= quota.requests as usize {
@@ -453,7 +514,11 @@ fn check_quota(shared: &Shared, body: Option<&Value>) -> Option<ApiError> {
 }
 
 fn query_value<'a>(query: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    query.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    query
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// `pageSize`: 0 or absent means the service default; above the maximum is coerced
@@ -468,26 +533,52 @@ fn page_size(query: &[(String, String)], default: usize, max: usize) -> Result<u
     }
 }
 
-fn dispatch(state: &mut State, route: &Route, query: &[(String, String)], body: &Value, caller: &Caller, now: Timestamp) -> Result<Value, ApiError> {
+fn dispatch(
+    state: &mut State,
+    route: &Route,
+    query: &[(String, String)],
+    body: &Value,
+    caller: &Caller,
+    now: Timestamp,
+) -> Result<Value, ApiError> {
     let name = route.name.as_str();
     let token = query_value(query, "pageToken").unwrap_or_default();
     let method = route.id.rsplit('.').next().unwrap_or_default();
-    let kind = route.id.rsplitn(2, '.').nth(1).unwrap_or_default();
+    let kind = route.id.rsplit_once('.').map(|x| x.0).unwrap_or_default();
     let requested_version = |q: &[(String, String)]| -> i64 {
-        query_value(q, "options.requestedPolicyVersion").and_then(|v| v.parse().ok()).unwrap_or(0)
+        query_value(q, "options.requestedPolicyVersion")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
     };
     match (kind, method) {
         ("logging.entries", "list") => list_entries(state, body),
-        ("cloudresourcemanager.projects", "get") => state.get_project(name.trim_start_matches("projects/")),
-        ("cloudresourcemanager.projects" | "cloudresourcemanager.folders" | "cloudresourcemanager.organizations", "getIamPolicy") => {
-            state.get_rm_policy(name)
+        ("cloudresourcemanager.projects", "get") => {
+            state.get_project(name.trim_start_matches("projects/"))
         }
+        (
+            "cloudresourcemanager.projects"
+            | "cloudresourcemanager.folders"
+            | "cloudresourcemanager.organizations",
+            "getIamPolicy",
+        ) => state.get_rm_policy(name),
         (_, "search") => {
-            let types: Vec<String> = query.iter().filter(|(k, _)| k == "resourceTypes").map(|(_, v)| v.clone()).collect();
+            let types: Vec<String> = query
+                .iter()
+                .filter(|(k, _)| k == "resourceTypes")
+                .map(|(_, v)| v.clone())
+                .collect();
             let size = page_size(query, 500, 500)?;
-            state.search_protected(name, query_value(query, "cryptoKey").unwrap_or_default(), &types, size, token)
+            state.search_protected(
+                name,
+                query_value(query, "cryptoKey").unwrap_or_default(),
+                &types,
+                size,
+                token,
+            )
         }
-        ("cloudkms.projects.locations", "list") => Ok(json!({"locations": state.list_locations(name.trim_start_matches("projects/"))})),
+        ("cloudkms.projects.locations", "list") => {
+            Ok(json!({"locations": state.list_locations(name.trim_start_matches("projects/"))}))
+        }
         ("cloudkms.projects.locations", "get") => {
             let project = name.split('/').nth(1).unwrap_or_default();
             state
@@ -496,29 +587,50 @@ fn dispatch(state: &mut State, route: &Route, query: &[(String, String)], body: 
                 .find(|l| l.get("name").and_then(Value::as_str) == Some(name))
                 .ok_or_else(|| ApiError::not_found("Location", name))
         }
-        ("cloudkms.projects.locations.keyRings", "list") => state.list_key_rings(name, page_size(query, 1000, 1000)?, token),
+        ("cloudkms.projects.locations.keyRings", "list") => {
+            state.list_key_rings(name, page_size(query, 1000, 1000)?, token)
+        }
         ("cloudkms.projects.locations.keyRings", "get") => state.get_key_ring(name),
         ("cloudkms.projects.locations.keyRings.cryptoKeys", "list") => {
             state.list_crypto_keys(name, page_size(query, 1000, 1000)?, token)
         }
         ("cloudkms.projects.locations.keyRings.cryptoKeys", "get") => state.get_crypto_key(name),
-        ("cloudkms.projects.locations.keyRings.cryptoKeys", "patch") => {
-            state.patch_crypto_key(name, body, query_value(query, "updateMask").unwrap_or_default(), caller, now)
-        }
+        ("cloudkms.projects.locations.keyRings.cryptoKeys", "patch") => state.patch_crypto_key(
+            name,
+            body,
+            query_value(query, "updateMask").unwrap_or_default(),
+            caller,
+            now,
+        ),
         ("cloudkms.projects.locations.keyRings.cryptoKeys", "updatePrimaryVersion") => {
-            let id = body.get("cryptoKeyVersionId").and_then(Value::as_str).unwrap_or_default();
+            let id = body
+                .get("cryptoKeyVersionId")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             state.update_primary(name, id, caller, now)
         }
-        ("cloudkms.projects.locations.keyRings.cryptoKeys.cryptoKeyVersions", "list") => {
-            state.list_versions(name, page_size(query, 1000, 1000)?, token, query_value(query, "filter").unwrap_or_default())
-        }
+        ("cloudkms.projects.locations.keyRings.cryptoKeys.cryptoKeyVersions", "list") => state
+            .list_versions(
+                name,
+                page_size(query, 1000, 1000)?,
+                token,
+                query_value(query, "filter").unwrap_or_default(),
+                query_value(query, "orderBy").unwrap_or_default(),
+            ),
         ("cloudkms.projects.locations.keyRings.cryptoKeys.cryptoKeyVersions", "create") => {
             state.create_version(name, body, caller, now)
         }
-        ("cloudkms.projects.locations.keyRings.cryptoKeys.cryptoKeyVersions", "get") => state.get_version(name),
-        ("cloudkms.projects.locations.keyRings.cryptoKeys.cryptoKeyVersions", "patch") => {
-            state.patch_version(name, body, query_value(query, "updateMask").unwrap_or_default(), caller, now)
+        ("cloudkms.projects.locations.keyRings.cryptoKeys.cryptoKeyVersions", "get") => {
+            state.get_version(name)
         }
+        ("cloudkms.projects.locations.keyRings.cryptoKeys.cryptoKeyVersions", "patch") => state
+            .patch_version(
+                name,
+                body,
+                query_value(query, "updateMask").unwrap_or_default(),
+                caller,
+                now,
+            ),
         ("cloudkms.projects.locations.keyRings.cryptoKeys.cryptoKeyVersions", "destroy") => {
             state.destroy_version(name, caller, now)
         }
@@ -528,7 +640,10 @@ fn dispatch(state: &mut State, route: &Route, query: &[(String, String)], body: 
         (_, "getIamPolicy") => state.get_policy(name, requested_version(query)),
         (_, "setIamPolicy") => state.set_policy(name, body, caller, now),
         (_, "testIamPermissions") => state.test_permissions(name, body),
-        _ => Err(ApiError::new(Code::Unimplemented, format!("{} is not implemented by the mock.", route.id))),
+        _ => Err(ApiError::new(
+            Code::Unimplemented,
+            format!("{} is not implemented by the mock.", route.id),
+        )),
     }
 }
 
@@ -541,18 +656,30 @@ fn list_entries(state: &State, body: &Value) -> Result<Value, ApiError> {
         .filter_map(|v| v.as_str().map(str::to_owned))
         .collect();
     if resource_names.is_empty() {
-        return Err(ApiError::invalid("resource_names must contain at least one resource."));
+        return Err(ApiError::invalid(
+            "resource_names must contain at least one resource.",
+        ));
     }
     for r in &resource_names {
         if !valid_log_parent(r) {
             return Err(ApiError::invalid(format!("Invalid resource name: \"{r}\"")));
         }
     }
-    let filter = body.get("filter").and_then(Value::as_str).unwrap_or_default();
+    let filter = body
+        .get("filter")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if filter.chars().count() > 20_000 {
-        return Err(ApiError::invalid("The filter is longer than 20000 characters."));
+        return Err(ApiError::invalid(
+            "The filter is longer than 20000 characters.",
+        ));
     }
-    let descending = match body.get("orderBy").and_then(Value::as_str).map(str::trim).unwrap_or_default() {
+    let descending = match body
+        .get("orderBy")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .unwrap_or_default()
+    {
         "" | "timestamp" | "timestamp asc" => false,
         "timestamp desc" => true,
         other => {
@@ -563,24 +690,52 @@ fn list_entries(state: &State, body: &Value) -> Result<Value, ApiError> {
     };
     let page_size = match body.get("pageSize") {
         None => 50,
-        Some(v) => match v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())) {
+        Some(v) => match v
+            .as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        {
             Some(0) => 50,
             Some(n) if (1..=1000).contains(&n) => usize::try_from(n).unwrap_or(50),
-            _ => return Err(ApiError::invalid(format!("Invalid page_size: {v}. It must be between 0 and 1000."))),
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "Invalid page_size: {v}. It must be between 0 and 1000."
+                )));
+            }
         },
     };
-    let token = body.get("pageToken").and_then(Value::as_str).unwrap_or_default();
-    state.list_entries(&ListEntries { resource_names: &resource_names, filter, descending, page_size, page_token: token })
+    let token = body
+        .get("pageToken")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    state.list_entries(&ListEntries {
+        resource_names: &resource_names,
+        filter,
+        descending,
+        page_size,
+        page_token: token,
+    })
 }
 
 /// `projects/P`, `organizations/O`, `folders/F`, `billingAccounts/B`, or a log view.
 fn valid_log_parent(r: &str) -> bool {
     let segs: Vec<&str> = r.split('/').collect();
-    let word = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let word = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
     match segs.as_slice() {
-        [kind, id] => matches!(*kind, "projects" | "organizations" | "folders" | "billingAccounts") && word(id),
+        [kind, id] => {
+            matches!(
+                *kind,
+                "projects" | "organizations" | "folders" | "billingAccounts"
+            ) && word(id)
+        }
         [kind, id, "locations", l, "buckets", b, "views", v] => {
-            matches!(*kind, "projects" | "organizations" | "folders" | "billingAccounts") && [id, l, b, v].iter().all(|s| word(s))
+            matches!(
+                *kind,
+                "projects" | "organizations" | "folders" | "billingAccounts"
+            ) && [id, l, b, v].iter().all(|s| word(s))
         }
         _ => false,
     }
@@ -588,14 +743,19 @@ fn valid_log_parent(r: &str) -> bool {
 
 fn control_endpoint(shared: &Shared, method: &str, what: &str) -> Response<Full<Bytes>> {
     match (method, what) {
-        ("GET", "requests") => json_response(200, &json!({ "requests": *lock(&shared.ledger) }), None),
+        ("GET", "requests") => {
+            json_response(200, &json!({ "requests": *lock(&shared.ledger) }), None)
+        }
         ("DELETE", "requests") => {
             lock(&shared.ledger).clear();
             json_response(200, &json!({}), None)
         }
         ("GET", "state") => json_response(200, &lock(&shared.state).dump(), None),
         ("GET", "faults") => {
-            let rules: Vec<String> = lock(&shared.faults).iter().map(|f| f.rule.to_string()).collect();
+            let rules: Vec<String> = lock(&shared.faults)
+                .iter()
+                .map(|f| f.rule.to_string())
+                .collect();
             json_response(200, &json!({ "faults": rules }), None)
         }
         _ => error_response(&ApiError::new(

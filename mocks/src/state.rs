@@ -15,7 +15,9 @@ use crate::error::{ApiError, Code};
 use crate::filter::Filter;
 use crate::names::{KmsName, leaf, parent};
 use crate::scenario::Scenario;
-use crate::wire::{etag, fingerprint, format_duration, page_token, parse_duration, parse_time, read_page_token};
+use crate::wire::{
+    etag, fingerprint, format_duration, page_token, parse_duration, parse_time, read_page_token,
+};
 
 /// 30 days: what KMS uses when a key was created without destroyScheduledDuration.
 const DEFAULT_DESTROY_SCHEDULED: SignedDuration = SignedDuration::from_secs(30 * 24 * 3600);
@@ -63,7 +65,12 @@ fn str_field<'a>(m: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
 }
 
 /// Paging over an already ordered list, the way KMS and Inventory page.
-fn paginate(items: Vec<Value>, page_size: usize, token: &str, query: &[&str]) -> Result<(Vec<Value>, Option<String>), ApiError> {
+fn paginate(
+    items: Vec<Value>,
+    page_size: usize,
+    token: &str,
+    query: &[&str],
+) -> Result<(Vec<Value>, Option<String>), ApiError> {
     let fp = fingerprint(query);
     let start = if token.is_empty() {
         0
@@ -97,25 +104,41 @@ impl State {
             }
         }
         for mut k in s.crypto_keys {
-            let Some(name) = str_field(&k, "name").map(str::to_owned) else { continue };
-            if let Some(p) = k.remove("primary") {
-                if let Some(id) = p.get("name").and_then(Value::as_str).and_then(|n| leaf(n).parse().ok()) {
-                    state.primaries.insert(name.clone(), id);
-                }
+            let Some(name) = str_field(&k, "name").map(str::to_owned) else {
+                continue;
+            };
+            if let Some(p) = k.remove("primary")
+                && let Some(id) = p
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .and_then(|n| leaf(n).parse().ok())
+            {
+                state.primaries.insert(name.clone(), id);
             }
             state.crypto_keys.insert(name, k);
         }
         for v in s.crypto_key_versions {
-            let Some(name) = str_field(&v, "name") else { continue };
-            let Ok(id) = leaf(name).parse::<u64>() else { continue };
-            state.versions.entry(parent(name).to_owned()).or_default().insert(id, v);
+            let Some(name) = str_field(&v, "name") else {
+                continue;
+            };
+            let Ok(id) = leaf(name).parse::<u64>() else {
+                continue;
+            };
+            state
+                .versions
+                .entry(parent(name).to_owned())
+                .or_default()
+                .insert(id, v);
         }
         let mut entries: Vec<StoredEntry> = s
             .log_entries
             .into_iter()
             .filter_map(|e| {
                 let at = parse_time(str_field(&e, "timestamp")?)?;
-                Some(StoredEntry { at, entry: Value::Object(e) })
+                Some(StoredEntry {
+                    at,
+                    entry: Value::Object(e),
+                })
             })
             .collect();
         entries.sort_by_key(|e| e.at);
@@ -131,7 +154,9 @@ impl State {
                 if str_field(v, "state") != Some("DESTROY_SCHEDULED") {
                     continue;
                 }
-                let Some(due) = str_field(v, "destroyTime").and_then(parse_time) else { continue };
+                let Some(due) = str_field(v, "destroyTime").and_then(parse_time) else {
+                    continue;
+                };
                 if due <= now {
                     v.insert("state".into(), json!("DESTROYED"));
                     v.insert("destroyEventTime".into(), json!(due.to_string()));
@@ -141,7 +166,11 @@ impl State {
         let due: Vec<String> = self
             .crypto_keys
             .iter()
-            .filter(|(_, k)| str_field(k, "nextRotationTime").and_then(parse_time).is_some_and(|t| t <= now))
+            .filter(|(_, k)| {
+                str_field(k, "nextRotationTime")
+                    .and_then(parse_time)
+                    .is_some_and(|t| t <= now)
+            })
             .map(|(name, _)| name.clone())
             .collect();
         for key in due {
@@ -150,9 +179,13 @@ impl State {
     }
 
     fn auto_rotate(&mut self, key: &str, now: Timestamp) {
-        let Some(k) = self.crypto_keys.get(key) else { return };
+        let Some(k) = self.crypto_keys.get(key) else {
+            return;
+        };
         let period = str_field(k, "rotationPeriod").and_then(parse_duration);
-        let Some(mut next) = str_field(k, "nextRotationTime").and_then(parse_time) else { return };
+        let Some(mut next) = str_field(k, "nextRotationTime").and_then(parse_time) else {
+            return;
+        };
         // Only symmetric keys rotate automatically; others keep the schedule untouched.
         if str_field(k, "purpose") != Some("ENCRYPT_DECRYPT") {
             return;
@@ -177,7 +210,11 @@ impl State {
 
     fn next_insert_id(&mut self) -> String {
         self.writes += 1;
-        format!("{:x}{:06x}", 0x1a2b_3c00_u64 + self.writes, self.writes * 7919)
+        format!(
+            "{:x}{:06x}",
+            0x1a2b_3c00_u64 + self.writes,
+            self.writes * 7919
+        )
     }
 
     fn log(&mut self, write: AdminWrite<'_>, caller: &Caller, now: Timestamp) {
@@ -197,7 +234,14 @@ impl State {
             .filter(|n| n.project() == project)
             .map(|n| n.location().to_owned())
             .collect();
-        for l in ["global", "us", "europe", "us-central1", "us-east1", "europe-west1"] {
+        for l in [
+            "global",
+            "us",
+            "europe",
+            "us-central1",
+            "us-east1",
+            "europe-west1",
+        ] {
             locations.push(l.to_owned());
         }
         locations.sort();
@@ -209,27 +253,51 @@ impl State {
     }
 
     pub fn get_key_ring(&self, name: &str) -> Result<Value, ApiError> {
-        self.key_rings.get(name).map(|r| Value::Object(r.clone())).ok_or_else(|| ApiError::not_found("KeyRing", name))
+        self.key_rings
+            .get(name)
+            .map(|r| Value::Object(r.clone()))
+            .ok_or_else(|| ApiError::not_found("KeyRing", name))
     }
 
-    pub fn list_key_rings(&self, parent_name: &str, page_size: usize, token: &str) -> Result<Value, ApiError> {
-        let items: Vec<Value> =
-            self.key_rings.iter().filter(|(n, _)| parent(n) == parent_name).map(|(_, r)| Value::Object(r.clone())).collect();
+    pub fn list_key_rings(
+        &self,
+        parent_name: &str,
+        page_size: usize,
+        token: &str,
+    ) -> Result<Value, ApiError> {
+        let items: Vec<Value> = self
+            .key_rings
+            .iter()
+            .filter(|(n, _)| parent(n) == parent_name)
+            .map(|(_, r)| Value::Object(r.clone()))
+            .collect();
         let total = items.len();
         let (page, next) = paginate(items, page_size, token, &["keyRings", parent_name])?;
         Ok(list_body("keyRings", page, next, total))
     }
 
     pub fn get_crypto_key(&self, name: &str) -> Result<Value, ApiError> {
-        let k = self.crypto_keys.get(name).ok_or_else(|| ApiError::not_found("CryptoKey", name))?;
+        let k = self
+            .crypto_keys
+            .get(name)
+            .ok_or_else(|| ApiError::not_found("CryptoKey", name))?;
         let mut k = k.clone();
-        if let Some(v) = self.primaries.get(name).and_then(|id| self.versions.get(name)?.get(id)) {
+        if let Some(v) = self
+            .primaries
+            .get(name)
+            .and_then(|id| self.versions.get(name)?.get(id))
+        {
             k.insert("primary".into(), Value::Object(v.clone()));
         }
         Ok(Value::Object(k))
     }
 
-    pub fn list_crypto_keys(&self, ring: &str, page_size: usize, token: &str) -> Result<Value, ApiError> {
+    pub fn list_crypto_keys(
+        &self,
+        ring: &str,
+        page_size: usize,
+        token: &str,
+    ) -> Result<Value, ApiError> {
         if !self.key_rings.contains_key(ring) {
             return Err(ApiError::not_found("KeyRing", ring));
         }
@@ -265,12 +333,19 @@ impl State {
     }
 
     /// `filter` supports what the tool and gcloud use: `state=NAME` / `state!=NAME`.
-    pub fn list_versions(&self, key: &str, page_size: usize, token: &str, filter: &str) -> Result<Value, ApiError> {
+    pub fn list_versions(
+        &self,
+        key: &str,
+        page_size: usize,
+        token: &str,
+        filter: &str,
+        order_by: &str,
+    ) -> Result<Value, ApiError> {
         if !self.crypto_keys.contains_key(key) {
             return Err(ApiError::not_found("CryptoKey", key));
         }
         let wanted = parse_state_filter(filter)?;
-        let items: Vec<Value> = self
+        let mut items: Vec<Value> = self
             .versions
             .get(key)
             .into_iter()
@@ -281,22 +356,45 @@ impl State {
             })
             .map(|v| Value::Object(v.clone()))
             .collect();
+        sort_versions(&mut items, order_by)?;
         let total = items.len();
-        let (page, next) = paginate(items, page_size, token, &["versions", key, filter])?;
+        let (page, next) = paginate(
+            items,
+            page_size,
+            token,
+            &["versions", key, filter, order_by],
+        )?;
         Ok(list_body("cryptoKeyVersions", page, next, total))
     }
 
     // ---- Cloud KMS: writes ----
 
     fn new_version(&mut self, key: &str, now: Timestamp) -> Result<u64, ApiError> {
-        let k = self.crypto_keys.get(key).ok_or_else(|| ApiError::not_found("CryptoKey", key))?;
-        let template = k.get("versionTemplate").cloned().unwrap_or_else(|| json!({}));
-        let protection = template.get("protectionLevel").and_then(Value::as_str).unwrap_or("SOFTWARE").to_owned();
-        let algorithm = template.get("algorithm").and_then(Value::as_str).unwrap_or("GOOGLE_SYMMETRIC_ENCRYPTION").to_owned();
+        let k = self
+            .crypto_keys
+            .get(key)
+            .ok_or_else(|| ApiError::not_found("CryptoKey", key))?;
+        let template = k
+            .get("versionTemplate")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        let protection = template
+            .get("protectionLevel")
+            .and_then(Value::as_str)
+            .unwrap_or("SOFTWARE")
+            .to_owned();
+        let algorithm = template
+            .get("algorithm")
+            .and_then(Value::as_str)
+            .unwrap_or("GOOGLE_SYMMETRIC_ENCRYPTION")
+            .to_owned();
         let versions = self.versions.entry(key.to_owned()).or_default();
         let id = versions.keys().next_back().map_or(1, |last| last + 1);
         let mut v = Map::new();
-        v.insert("name".into(), json!(format!("{key}/cryptoKeyVersions/{id}")));
+        v.insert(
+            "name".into(),
+            json!(format!("{key}/cryptoKeyVersions/{id}")),
+        );
         v.insert("state".into(), json!("ENABLED"));
         v.insert("protectionLevel".into(), json!(protection));
         v.insert("algorithm".into(), json!(algorithm));
@@ -312,8 +410,17 @@ impl State {
         Ok(id)
     }
 
-    pub fn create_version(&mut self, key: &str, body: &Value, caller: &Caller, now: Timestamp) -> Result<Value, ApiError> {
-        let k = self.crypto_keys.get(key).ok_or_else(|| ApiError::not_found("CryptoKey", key))?;
+    pub fn create_version(
+        &mut self,
+        key: &str,
+        body: &Value,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> Result<Value, ApiError> {
+        let k = self
+            .crypto_keys
+            .get(key)
+            .ok_or_else(|| ApiError::not_found("CryptoKey", key))?;
         if k.get("importOnly").and_then(Value::as_bool) == Some(true) {
             return Err(ApiError::precondition(format!(
                 "CryptoKey {key} is import-only; new versions must be imported with ImportCryptoKeyVersion."
@@ -321,7 +428,10 @@ impl State {
         }
         let id = self.new_version(key, now)?;
         let name = format!("{key}/cryptoKeyVersions/{id}");
-        if let (Some(opts), Ok(v)) = (body.get("externalProtectionLevelOptions"), self.version_mut(&name)) {
+        if let (Some(opts), Ok(v)) = (
+            body.get("externalProtectionLevelOptions"),
+            self.version_mut(&name),
+        ) {
             v.insert("externalProtectionLevelOptions".into(), opts.clone());
         }
         let created = self.get_version(&name)?;
@@ -350,17 +460,31 @@ impl State {
         caller: &Caller,
         now: Timestamp,
     ) -> Result<Value, ApiError> {
-        let fields: Vec<&str> = update_mask.split(',').map(str::trim).filter(|f| !f.is_empty()).collect();
+        let fields: Vec<&str> = update_mask
+            .split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .collect();
         if fields.is_empty() {
-            return Err(ApiError::invalid("The request must contain an update_mask."));
+            return Err(ApiError::invalid(
+                "The request must contain an update_mask.",
+            ));
         }
-        if let Some(bad) = fields.iter().find(|f| !matches!(**f, "state" | "externalProtectionLevelOptions" | "external_protection_level_options")) {
+        if let Some(bad) = fields.iter().find(|f| {
+            !matches!(
+                **f,
+                "state" | "externalProtectionLevelOptions" | "external_protection_level_options"
+            )
+        }) {
             return Err(ApiError::invalid(format!("Cannot update field: {bad}")));
         }
         let current = self.version(name)?.clone();
         let mut updated = current.clone();
         if fields.contains(&"state") {
-            let to = body.get("state").and_then(Value::as_str).unwrap_or("CRYPTO_KEY_VERSION_STATE_UNSPECIFIED");
+            let to = body
+                .get("state")
+                .and_then(Value::as_str)
+                .unwrap_or("CRYPTO_KEY_VERSION_STATE_UNSPECIFIED");
             if !matches!(to, "ENABLED" | "DISABLED") {
                 return Err(ApiError::invalid(format!(
                     "CryptoKeyVersion.state may only be updated to ENABLED or DISABLED, not {to}."
@@ -368,14 +492,16 @@ impl State {
             }
             let from = str_field(&current, "state").unwrap_or_default();
             if !matches!(from, "ENABLED" | "DISABLED") {
-                return Err(ApiError::precondition(format!("{name} is not in state ENABLED or DISABLED (it is {from}).")));
+                return Err(ApiError::precondition(format!(
+                    "{name} is not in state ENABLED or DISABLED (it is {from})."
+                )));
             }
             updated.insert("state".into(), json!(to));
         }
-        if fields.iter().any(|f| f.starts_with("external")) {
-            if let Some(o) = body.get("externalProtectionLevelOptions") {
-                updated.insert("externalProtectionLevelOptions".into(), o.clone());
-            }
+        if fields.iter().any(|f| f.starts_with("external"))
+            && let Some(o) = body.get("externalProtectionLevelOptions")
+        {
+            updated.insert("externalProtectionLevelOptions".into(), o.clone());
         }
         *self.version_mut(name)? = updated.clone();
         let resource = KmsName::parse(name).ok_or_else(|| ApiError::invalid("bad version name"))?;
@@ -385,7 +511,7 @@ impl State {
                 resource: &resource,
                 resource_name: name,
                 permission: "cloudkms.cryptoKeyVersions.update",
-                request: json!({"cryptoKeyVersion": body, "updateMask": update_mask}),
+                request: json!({"cryptoKeyVersion": with_name(body, name), "updateMask": update_mask}),
                 request_type: "google.cloud.kms.v1.UpdateCryptoKeyVersionRequest",
                 service_data: None,
             },
@@ -395,7 +521,12 @@ impl State {
         Ok(Value::Object(updated))
     }
 
-    pub fn destroy_version(&mut self, name: &str, caller: &Caller, now: Timestamp) -> Result<Value, ApiError> {
+    pub fn destroy_version(
+        &mut self,
+        name: &str,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> Result<Value, ApiError> {
         let key = parent(name).to_owned();
         let after = self
             .crypto_keys
@@ -431,11 +562,18 @@ impl State {
         Ok(out)
     }
 
-    pub fn restore_version(&mut self, name: &str, caller: &Caller, now: Timestamp) -> Result<Value, ApiError> {
+    pub fn restore_version(
+        &mut self,
+        name: &str,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> Result<Value, ApiError> {
         let v = self.version_mut(name)?;
         let state = str_field(v, "state").unwrap_or_default().to_owned();
         if state != "DESTROY_SCHEDULED" {
-            return Err(ApiError::precondition(format!("{name} is not scheduled for destruction (it is {state}).")));
+            return Err(ApiError::precondition(format!(
+                "{name} is not scheduled for destruction (it is {state})."
+            )));
         }
         // Restored versions come back disabled, so nothing starts using them by surprise.
         v.insert("state".into(), json!("DISABLED"));
@@ -458,19 +596,32 @@ impl State {
         Ok(out)
     }
 
-    pub fn update_primary(&mut self, key: &str, version_id: &str, caller: &Caller, now: Timestamp) -> Result<Value, ApiError> {
-        let k = self.crypto_keys.get(key).ok_or_else(|| ApiError::not_found("CryptoKey", key))?;
+    pub fn update_primary(
+        &mut self,
+        key: &str,
+        version_id: &str,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> Result<Value, ApiError> {
+        let k = self
+            .crypto_keys
+            .get(key)
+            .ok_or_else(|| ApiError::not_found("CryptoKey", key))?;
         if str_field(k, "purpose") != Some("ENCRYPT_DECRYPT") {
-            return Err(ApiError::precondition(format!("CryptoKey {key} does not have purpose ENCRYPT_DECRYPT.")));
+            return Err(ApiError::precondition(format!(
+                "CryptoKey {key} does not have purpose ENCRYPT_DECRYPT."
+            )));
         }
-        let id: u64 = version_id
-            .parse()
-            .map_err(|_| ApiError::invalid(format!("Invalid crypto_key_version_id: \"{version_id}\"")))?;
+        let id: u64 = version_id.parse().map_err(|_| {
+            ApiError::invalid(format!("Invalid crypto_key_version_id: \"{version_id}\""))
+        })?;
         let vname = format!("{key}/cryptoKeyVersions/{id}");
         let v = self.version(&vname)?;
         let state = str_field(v, "state").unwrap_or_default();
         if state != "ENABLED" {
-            return Err(ApiError::precondition(format!("{vname} is not enabled (it is {state}).")));
+            return Err(ApiError::precondition(format!(
+                "{vname} is not enabled (it is {state})."
+            )));
         }
         self.primaries.insert(key.to_owned(), id);
         let resource = KmsName::parse(key).ok_or_else(|| ApiError::invalid("bad key name"))?;
@@ -498,20 +649,36 @@ impl State {
         caller: &Caller,
         now: Timestamp,
     ) -> Result<Value, ApiError> {
-        let fields: Vec<&str> = update_mask.split(',').map(str::trim).filter(|f| !f.is_empty()).collect();
+        let fields: Vec<&str> = update_mask
+            .split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .collect();
         if fields.is_empty() {
-            return Err(ApiError::invalid("The request must contain an update_mask."));
+            return Err(ApiError::invalid(
+                "The request must contain an update_mask.",
+            ));
         }
-        let k = self.crypto_keys.get(key).ok_or_else(|| ApiError::not_found("CryptoKey", key))?;
+        let k = self
+            .crypto_keys
+            .get(key)
+            .ok_or_else(|| ApiError::not_found("CryptoKey", key))?;
         let mut updated = k.clone();
         for field in &fields {
             let (json_name, value) = match *field {
-                "rotationPeriod" | "rotation_period" => ("rotationPeriod", body.get("rotationPeriod")),
-                "nextRotationTime" | "next_rotation_time" => ("nextRotationTime", body.get("nextRotationTime")),
+                "rotationPeriod" | "rotation_period" => {
+                    ("rotationPeriod", body.get("rotationPeriod"))
+                }
+                "nextRotationTime" | "next_rotation_time" => {
+                    ("nextRotationTime", body.get("nextRotationTime"))
+                }
                 "labels" => ("labels", body.get("labels")),
                 "versionTemplate.algorithm" | "version_template.algorithm" => {
                     let alg = body.pointer("/versionTemplate/algorithm").cloned();
-                    let mut t = updated.get("versionTemplate").cloned().unwrap_or_else(|| json!({}));
+                    let mut t = updated
+                        .get("versionTemplate")
+                        .cloned()
+                        .unwrap_or_else(|| json!({}));
                     if let (Some(alg), Some(obj)) = (alg, t.as_object_mut()) {
                         obj.insert("algorithm".into(), alg);
                     }
@@ -526,20 +693,32 @@ impl State {
             };
         }
         if let Some(p) = updated.get("rotationPeriod") {
-            let period = p.as_str().and_then(parse_duration).ok_or_else(|| ApiError::invalid("Invalid rotation_period."))?;
+            let period = p
+                .as_str()
+                .and_then(parse_duration)
+                .ok_or_else(|| ApiError::invalid("Invalid rotation_period."))?;
             if str_field(&updated, "purpose") != Some("ENCRYPT_DECRYPT") {
-                return Err(ApiError::invalid("Only ENCRYPT_DECRYPT keys support automatic rotation."));
+                return Err(ApiError::invalid(
+                    "Only ENCRYPT_DECRYPT keys support automatic rotation.",
+                ));
             }
             if !(MIN_ROTATION..=MAX_ROTATION).contains(&period) {
-                return Err(ApiError::invalid("rotation_period must be between 24 hours and 876,000 hours."));
+                return Err(ApiError::invalid(
+                    "rotation_period must be between 24 hours and 876,000 hours.",
+                ));
             }
             updated.insert("rotationPeriod".into(), json!(format_duration(period)));
             if !updated.contains_key("nextRotationTime") {
-                return Err(ApiError::invalid("next_rotation_time must be set when rotation_period is set."));
+                return Err(ApiError::invalid(
+                    "next_rotation_time must be set when rotation_period is set.",
+                ));
             }
         }
         if let Some(t) = updated.get("nextRotationTime") {
-            let at = t.as_str().and_then(parse_time).ok_or_else(|| ApiError::invalid("Invalid next_rotation_time."))?;
+            let at = t
+                .as_str()
+                .and_then(parse_time)
+                .ok_or_else(|| ApiError::invalid("Invalid next_rotation_time."))?;
             updated.insert("nextRotationTime".into(), json!(at.to_string()));
         }
         self.crypto_keys.insert(key.to_owned(), updated);
@@ -550,7 +729,7 @@ impl State {
                 resource: &resource,
                 resource_name: key,
                 permission: "cloudkms.cryptoKeys.update",
-                request: json!({"cryptoKey": body, "updateMask": update_mask}),
+                request: json!({"cryptoKey": with_name(body, key), "updateMask": update_mask}),
                 request_type: "google.cloud.kms.v1.UpdateCryptoKeyRequest",
                 service_data: None,
             },
@@ -566,7 +745,9 @@ impl State {
     fn iam_resource_exists(&self, resource: &str) -> bool {
         self.key_rings.contains_key(resource)
             || self.crypto_keys.contains_key(resource)
-            || self.project(resource.trim_start_matches("projects/")).is_some()
+            || self
+                .project(resource.trim_start_matches("projects/"))
+                .is_some()
             || self.policies.contains_key(resource)
             || self.organization.as_deref() == Some(resource)
     }
@@ -584,57 +765,82 @@ impl State {
             .and_then(Value::as_array)
             .is_some_and(|b| b.iter().any(|b| b.get("condition").is_some()));
         if has_conditions && requested_version < 3 {
-            return Err(ApiError::invalid(
-                "The policy contains conditional role bindings; request policy version 3 to read it.",
-            ));
+            return Ok(Value::Object(downgrade_conditional(p)));
         }
         Ok(Value::Object(p.clone()))
     }
 
     /// Projects are addressed by id or by number; policies are stored by id.
     fn policy_key(&self, resource: &str) -> String {
-        if let Some(id) = resource.strip_prefix("projects/") {
-            if let Some(p) = self.project(id) {
-                if let Some(pid) = str_field(p, "projectId") {
-                    return format!("projects/{pid}");
-                }
-            }
+        if let Some(id) = resource.strip_prefix("projects/")
+            && let Some(p) = self.project(id)
+            && let Some(pid) = str_field(p, "projectId")
+        {
+            return format!("projects/{pid}");
         }
         resource.to_owned()
     }
 
-    pub fn set_policy(&mut self, resource: &str, body: &Value, caller: &Caller, now: Timestamp) -> Result<Value, ApiError> {
+    pub fn set_policy(
+        &mut self,
+        resource: &str,
+        body: &Value,
+        caller: &Caller,
+        now: Timestamp,
+    ) -> Result<Value, ApiError> {
         if !self.iam_resource_exists(resource) {
             return Err(ApiError::not_found("Resource", resource));
         }
         let Some(policy) = body.get("policy").and_then(Value::as_object) else {
-            return Err(ApiError::invalid("Request contains an invalid argument: policy is required."));
+            return Err(ApiError::invalid(
+                "Request contains an invalid argument: policy is required.",
+            ));
         };
         let key = self.policy_key(resource);
         let current = self.policies.get(&key).cloned();
-        let current_etag = current.as_ref().and_then(|p| str_field(p, "etag")).unwrap_or(EMPTY_POLICY_ETAG);
-        if let Some(sent) = str_field(policy, "etag") {
-            if sent != current_etag {
-                return Err(ApiError::new(
-                    Code::Aborted,
-                    "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.",
-                ));
-            }
+        let current_etag = current
+            .as_ref()
+            .and_then(|p| str_field(p, "etag"))
+            .unwrap_or(EMPTY_POLICY_ETAG);
+        if let Some(sent) = str_field(policy, "etag")
+            && sent != current_etag
+        {
+            return Err(ApiError::new(
+                Code::Aborted,
+                "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff.",
+            ));
         }
-        let mask = body.get("updateMask").and_then(Value::as_str).unwrap_or("bindings,etag");
+        let mask = body
+            .get("updateMask")
+            .and_then(Value::as_str)
+            .unwrap_or("bindings,etag");
         let mut next = current.clone().unwrap_or_default();
         let mut bindings = Vec::new();
         let mut conditional = false;
-        for (i, b) in policy.get("bindings").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, b) in policy
+            .get("bindings")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let role = b.get("role").and_then(Value::as_str).unwrap_or_default();
             if !(role.starts_with("roles/") || role.contains("/roles/")) {
-                return Err(ApiError::invalid(format!("Role ({role}) does not exist in the resource's hierarchy (bindings[{i}]).")));
+                return Err(ApiError::invalid(format!(
+                    "Role ({role}) does not exist in the resource's hierarchy (bindings[{i}])."
+                )));
             }
-            let members: Vec<Value> = b.get("members").and_then(Value::as_array).cloned().unwrap_or_default();
+            let members: Vec<Value> = b
+                .get("members")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             for m in &members {
                 let m = m.as_str().unwrap_or_default();
                 if !valid_member(m) {
-                    return Err(ApiError::invalid(format!("Invalid principal: {m} (bindings[{i}]).")));
+                    return Err(ApiError::invalid(format!(
+                        "Invalid principal: {m} (bindings[{i}])."
+                    )));
                 }
             }
             if members.is_empty() {
@@ -658,9 +864,14 @@ impl State {
         }
         let version = policy.get("version").and_then(Value::as_i64).unwrap_or(1);
         if conditional && version < 3 {
-            return Err(ApiError::invalid("Conditional role bindings require policy version 3."));
+            return Err(ApiError::invalid(
+                "Conditional role bindings require policy version 3.",
+            ));
         }
-        next.insert("version".into(), json!(if conditional { 3 } else { version.max(1) }));
+        next.insert(
+            "version".into(),
+            json!(if conditional { 3 } else { version.max(1) }),
+        );
         self.writes += 1;
         next.insert("etag".into(), json!(etag(self.writes)));
         let old = current.map(Value::Object).unwrap_or_else(|| json!({}));
@@ -715,28 +926,39 @@ impl State {
 
     pub fn project(&self, id_or_number: &str) -> Option<&Map<String, Value>> {
         self.projects.iter().find(|p| {
-            str_field(p, "projectId") == Some(id_or_number) || str_field(p, "name") == Some(&format!("projects/{id_or_number}"))
+            str_field(p, "projectId") == Some(id_or_number)
+                || str_field(p, "name") == Some(&format!("projects/{id_or_number}"))
         })
     }
 
     pub fn get_project(&self, id_or_number: &str) -> Result<Value, ApiError> {
         // Resource Manager does not reveal whether a project exists to callers who cannot see it.
-        self.project(id_or_number).map(|p| Value::Object(p.clone())).ok_or_else(|| {
-            ApiError::permission_denied(
-                "cloudresourcemanager.googleapis.com",
-                "resourcemanager.projects.get",
-                &format!("projects/{id_or_number}"),
-            )
-        })
+        self.project(id_or_number)
+            .map(|p| Value::Object(p.clone()))
+            .ok_or_else(|| {
+                ApiError::permission_denied(
+                    "cloudresourcemanager.googleapis.com",
+                    "resourcemanager.projects.get",
+                    &format!("projects/{id_or_number}"),
+                )
+            })
     }
 
     pub fn get_rm_policy(&self, resource: &str) -> Result<Value, ApiError> {
         let known = match resource.split_once('/') {
-            Some(("projects", id)) => self.project(id).is_some() || self.policies.contains_key(resource),
-            Some(("organizations", _)) => self.organization.as_deref() == Some(resource) || self.policies.contains_key(resource),
+            Some(("projects", id)) => {
+                self.project(id).is_some() || self.policies.contains_key(resource)
+            }
+            Some(("organizations", _)) => {
+                self.organization.as_deref() == Some(resource)
+                    || self.policies.contains_key(resource)
+            }
             Some(("folders", _)) => {
                 self.policies.contains_key(resource)
-                    || self.projects.iter().any(|p| str_field(p, "parent") == Some(resource))
+                    || self
+                        .projects
+                        .iter()
+                        .any(|p| str_field(p, "parent") == Some(resource))
             }
             _ => false,
         };
@@ -758,8 +980,13 @@ impl State {
     // ---- Logging ----
 
     pub fn list_entries(&self, req: &ListEntries<'_>) -> Result<Value, ApiError> {
-        let filter = Filter::parse(req.filter).map_err(|e| ApiError::invalid(format!("Invalid filter: {e}")))?;
-        let prefixes: Vec<String> = req.resource_names.iter().map(|r| format!("{r}/logs/")).collect();
+        let filter = Filter::parse(req.filter)
+            .map_err(|e| ApiError::invalid(format!("Invalid filter: {e}")))?;
+        let prefixes: Vec<String> = req
+            .resource_names
+            .iter()
+            .map(|r| format!("{r}/logs/"))
+            .collect();
         let order = if req.descending { "desc" } else { "asc" };
         let mut query: Vec<&str> = vec![req.filter, order];
         query.extend(req.resource_names.iter().map(String::as_str));
@@ -770,7 +997,8 @@ impl State {
         let scanned = if req.page_token.is_empty() {
             0
         } else {
-            read_page_token(req.page_token, fp).ok_or_else(|| ApiError::invalid("Invalid page token."))?
+            read_page_token(req.page_token, fp)
+                .ok_or_else(|| ApiError::invalid("Invalid page token."))?
         };
         let mut out = Vec::new();
         let mut pos = scanned;
@@ -778,7 +1006,11 @@ impl State {
             let idx = if req.descending { n - 1 - pos } else { pos };
             pos += 1;
             let stored = &self.log_entries[idx];
-            let log_name = stored.entry.get("logName").and_then(Value::as_str).unwrap_or_default();
+            let log_name = stored
+                .entry
+                .get("logName")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             if prefixes.iter().any(|p| log_name.starts_with(p)) && filter.matches(&stored.entry) {
                 out.push(stored.entry.clone());
             }
@@ -807,12 +1039,18 @@ impl State {
             return Err(ApiError::invalid("crypto_key is required."));
         }
         if !matches!(KmsName::parse(crypto_key), Some(KmsName::CryptoKey { .. })) {
-            return Err(ApiError::invalid(format!("Invalid crypto_key: {crypto_key}")));
+            return Err(ApiError::invalid(format!(
+                "Invalid crypto_key: {crypto_key}"
+            )));
         }
         let in_scope = |r: &Map<String, Value>| -> bool {
             if let Some(project) = scope.strip_prefix("projects/") {
-                str_field(r, "projectId") == Some(project) || str_field(r, "project") == Some(scope)
-                    || self.project(project).and_then(|p| str_field(p, "name")).is_some_and(|n| str_field(r, "project") == Some(n))
+                str_field(r, "projectId") == Some(project)
+                    || str_field(r, "project") == Some(scope)
+                    || self
+                        .project(project)
+                        .and_then(|p| str_field(p, "name"))
+                        .is_some_and(|n| str_field(r, "project") == Some(n))
             } else {
                 self.organization.as_deref() == Some(scope)
             }
@@ -822,7 +1060,10 @@ impl State {
             str_field(r, "cryptoKeyVersion").is_some_and(|v| v.starts_with(&prefix))
                 || r.get("cryptoKeyVersions")
                     .and_then(Value::as_array)
-                    .is_some_and(|vs| vs.iter().any(|v| v.as_str().is_some_and(|v| v.starts_with(&prefix))))
+                    .is_some_and(|vs| {
+                        vs.iter()
+                            .any(|v| v.as_str().is_some_and(|v| v.starts_with(&prefix)))
+                    })
         };
         let type_ok = |r: &Map<String, Value>| -> bool {
             resource_types.is_empty()
@@ -859,24 +1100,59 @@ impl State {
 
     /// The whole world in scenario form (what `GET /__mock/state` shows).
     pub fn dump(&self) -> Value {
-        let keys: Vec<Value> = self.crypto_keys.keys().filter_map(|k| self.get_crypto_key(k).ok()).collect();
-        let versions: Vec<Value> = self.versions.values().flat_map(|m| m.values()).map(|v| Value::Object(v.clone())).collect();
+        let keys: Vec<Value> = self
+            .crypto_keys
+            .keys()
+            .filter_map(|k| self.get_crypto_key(k).ok())
+            .collect();
+        let versions: Vec<Value> = self
+            .versions
+            .values()
+            .flat_map(|m| m.values())
+            .map(|v| Value::Object(v.clone()))
+            .collect();
         let mut out = Map::new();
         if let Some(org) = &self.organization {
             out.insert("organization".into(), json!(org));
         }
-        out.insert("projects".into(), Value::Array(self.projects.iter().cloned().map(Value::Object).collect()));
-        out.insert("keyRings".into(), Value::Array(self.key_rings.values().cloned().map(Value::Object).collect()));
+        out.insert(
+            "projects".into(),
+            Value::Array(self.projects.iter().cloned().map(Value::Object).collect()),
+        );
+        out.insert(
+            "keyRings".into(),
+            Value::Array(
+                self.key_rings
+                    .values()
+                    .cloned()
+                    .map(Value::Object)
+                    .collect(),
+            ),
+        );
         out.insert("cryptoKeys".into(), Value::Array(keys));
         out.insert("cryptoKeyVersions".into(), Value::Array(versions));
         out.insert(
             "iamPolicies".into(),
-            Value::Object(self.policies.iter().map(|(k, v)| (k.clone(), Value::Object(v.clone()))).collect()),
+            Value::Object(
+                self.policies
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::Object(v.clone())))
+                    .collect(),
+            ),
         );
-        out.insert("logEntries".into(), Value::Array(self.log_entries.iter().map(|e| e.entry.clone()).collect()));
+        out.insert(
+            "logEntries".into(),
+            Value::Array(self.log_entries.iter().map(|e| e.entry.clone()).collect()),
+        );
         out.insert(
             "protectedResources".into(),
-            Value::Array(self.protected_resources.iter().cloned().map(Value::Object).collect()),
+            Value::Array(
+                self.protected_resources
+                    .iter()
+                    .cloned()
+                    .map(Value::Object)
+                    .collect(),
+            ),
         );
         Value::Object(out)
     }
@@ -884,12 +1160,26 @@ impl State {
     /// Appends entries (e.g. a generated Data Access volume for benchmarks).
     pub fn append_entries(&mut self, entries: impl IntoIterator<Item = Value>) {
         for entry in entries {
-            if let Some(at) = entry.get("timestamp").and_then(Value::as_str).and_then(parse_time) {
+            if let Some(at) = entry
+                .get("timestamp")
+                .and_then(Value::as_str)
+                .and_then(parse_time)
+            {
                 self.log_entries.push(StoredEntry { at, entry });
             }
         }
         self.log_entries.sort_by_key(|e| e.at);
     }
+}
+
+/// The request message as the service logs it: the resource name from the
+/// URL path fills `name` when the body left it out.
+fn with_name(body: &Value, name: &str) -> Value {
+    let mut body = body.clone();
+    if let Some(obj) = body.as_object_mut() {
+        obj.entry("name").or_insert_with(|| json!(name));
+    }
+    body
 }
 
 fn list_body(field: &str, page: Vec<Value>, next: Option<String>, total: usize) -> Value {
@@ -904,6 +1194,84 @@ fn list_body(field: &str, page: Vec<Value>, next: Option<String>, total: usize) 
         body.insert("totalSize".into(), json!(total));
     }
     Value::Object(body)
+}
+
+/// KMS list `orderBy`: `name`, `create_time` or `state`, each `asc` (default) or `desc`.
+/// Versions are stored in id order, which is `name asc`.
+fn sort_versions(items: &mut [Value], order_by: &str) -> Result<(), ApiError> {
+    let spec: Vec<&str> = order_by.split_whitespace().collect();
+    let (field, desc) = match spec.as_slice() {
+        [] => return Ok(()),
+        [f] => (*f, false),
+        [f, "asc"] => (*f, false),
+        [f, "desc"] => (*f, true),
+        _ => return Err(ApiError::invalid(format!("Invalid order_by: {order_by}"))),
+    };
+    let id = |v: &Value| {
+        v.get("name")
+            .and_then(Value::as_str)
+            .and_then(|n| leaf(n).parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    match field {
+        "name" => items.sort_by_key(|v| id(v)),
+        "create_time" | "createTime" => items.sort_by_key(|v| {
+            (
+                v.get("createTime")
+                    .and_then(Value::as_str)
+                    .and_then(parse_time),
+                id(v),
+            )
+        }),
+        "state" => items.sort_by_key(|v| {
+            (
+                v.get("state")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                id(v),
+            )
+        }),
+        _ => {
+            return Err(ApiError::invalid(format!(
+                "Invalid order_by field: {field}"
+            )));
+        }
+    }
+    if desc {
+        items.reverse();
+    }
+    Ok(())
+}
+
+/// What IAM answers a client that asked for a policy version below 3 when
+/// the policy has conditions: version 1, conditions hidden, and each
+/// conditional role renamed `ROLE_withcond_HASH` so the client cannot mistake
+/// it for an unconditional grant (and cannot write it back).
+fn downgrade_conditional(policy: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = policy.clone();
+    if let Some(Value::Array(bindings)) = out.get_mut("bindings") {
+        for b in bindings.iter_mut() {
+            let Some(obj) = b.as_object_mut() else {
+                continue;
+            };
+            let Some(condition) = obj.remove("condition") else {
+                continue;
+            };
+            let role = obj
+                .get("role")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let hash = fingerprint(&[&role, &condition.to_string()]);
+            obj.insert(
+                "role".into(),
+                json!(format!("{role}_withcond_{:020x}", u128::from(hash))),
+            );
+        }
+    }
+    out.insert("version".into(), json!(1));
+    out
 }
 
 /// The version-list filters KMS users actually send: `state=NAME` or `state!=NAME`.
@@ -930,11 +1298,21 @@ fn valid_member(m: &str) -> bool {
     if matches!(m, "allUsers" | "allAuthenticatedUsers") {
         return true;
     }
-    let Some((kind, value)) = m.split_once(':') else { return false };
+    let Some((kind, value)) = m.split_once(':') else {
+        return false;
+    };
     !value.is_empty()
         && matches!(
             kind,
-            "user" | "serviceAccount" | "group" | "domain" | "principal" | "principalSet" | "deleted" | "projectOwner"
-                | "projectEditor" | "projectViewer"
+            "user"
+                | "serviceAccount"
+                | "group"
+                | "domain"
+                | "principal"
+                | "principalSet"
+                | "deleted"
+                | "projectOwner"
+                | "projectEditor"
+                | "projectViewer"
         )
 }

@@ -16,8 +16,15 @@ pub fn parse_duration(s: &str) -> Option<SignedDuration> {
         return None;
     }
     let secs: i64 = secs.parse().ok()?;
-    let nanos: i32 = if frac.is_empty() { 0 } else { format!("{frac:0<9}").parse().ok()? };
-    Some(SignedDuration::new(secs, if secs < 0 { -nanos } else { nanos }))
+    let nanos: i32 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().ok()?
+    };
+    Some(SignedDuration::new(
+        secs,
+        if secs < 0 { -nanos } else { nanos },
+    ))
 }
 
 /// Formats a Duration the way Google does: whole seconds as `"Ns"`.
@@ -81,11 +88,20 @@ mod tests {
 
     #[test]
     fn durations_round_trip() {
-        assert_eq!(parse_duration("7776000s"), Some(SignedDuration::from_secs(7_776_000)));
-        assert_eq!(parse_duration("1.5s"), Some(SignedDuration::from_millis(1500)));
+        assert_eq!(
+            parse_duration("7776000s"),
+            Some(SignedDuration::from_secs(7_776_000))
+        );
+        assert_eq!(
+            parse_duration("1.5s"),
+            Some(SignedDuration::from_millis(1500))
+        );
         assert_eq!(parse_duration("7776000"), None);
         assert_eq!(parse_duration("s"), None);
-        assert_eq!(format_duration(SignedDuration::from_secs(2_592_000)), "2592000s");
+        assert_eq!(
+            format_duration(SignedDuration::from_secs(2_592_000)),
+            "2592000s"
+        );
         assert_eq!(format_duration(SignedDuration::from_millis(1500)), "1.5s");
     }
 

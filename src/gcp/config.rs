@@ -323,7 +323,12 @@ impl Gcp {
             let rm = &endpoints.resource_manager;
             Ok::<Gcp, GcpError>(Gcp {
                 kms: build_client!(KeyManagementService::builder(), endpoints.kms, s, "kms"),
-                logging: build_client!(LoggingServiceV2::builder(), endpoints.logging, s, "logging"),
+                logging: build_client!(
+                    LoggingServiceV2::builder(),
+                    endpoints.logging,
+                    s,
+                    "logging"
+                ),
                 inventory: build_client!(
                     KeyTrackingService::builder(),
                     endpoints.inventory,

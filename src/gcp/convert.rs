@@ -224,16 +224,49 @@ pub(crate) fn protected_resource(r: &inventory::ProtectedResource) -> ProtectedR
 /// SDK writes them as numbers (it talks `enum-encoding=int`), so `severity` is rewritten to its
 /// NAME. `LogEntry` has no other enum field, and its nested messages (MonitoredResource,
 /// HttpRequest, LogEntryOperation, LogEntrySourceLocation, LogSplit) have none either.
+///
+/// Timestamps are re-printed too: the SDK prints the fewest fraction digits (`.653866570Z` comes
+/// back as `.65386657Z`), while Google prints proto3 JSON's 0, 3, 6 or 9 digits. Same instant
+/// either way, but an entry read through the API should be exactly the entry an alert or an
+/// export carries.
 pub(crate) fn log_entry(e: &logging::LogEntry) -> Result<serde_json::Value, GcpError> {
+    use serde_json::Value;
     let mut value = serde_json::to_value(e)
         .map_err(|err| GcpError::Malformed(format!("cannot re-encode a log entry: {err}")))?;
-    if let Some(obj) = value.as_object_mut()
-        && obj.contains_key("severity")
-    {
-        obj.insert(
-            "severity".to_string(),
-            serde_json::Value::String(enum_name!(e.severity)),
-        );
+    if let Some(obj) = value.as_object_mut() {
+        if obj.contains_key("severity") {
+            obj.insert(
+                "severity".to_string(),
+                Value::String(enum_name!(e.severity)),
+            );
+        }
+        for (field, ts) in [
+            ("timestamp", &e.timestamp),
+            ("receiveTimestamp", &e.receive_timestamp),
+        ] {
+            if obj.contains_key(field)
+                && let Some(t) = ts.as_ref().and_then(proto_json_timestamp)
+            {
+                obj.insert(field.to_string(), Value::String(t));
+            }
+        }
     }
     Ok(value)
+}
+
+/// RFC 3339 in UTC with 0, 3, 6 or 9 fraction digits, as Google's JSON prints timestamps.
+fn proto_json_timestamp(ts: &google_cloud_wkt::Timestamp) -> Option<String> {
+    let whole = Timestamp::from_second(ts.seconds()).ok()?.to_string();
+    let date_time = whole.strip_suffix('Z')?;
+    let nanos = ts.nanos();
+    let fraction = if nanos == 0 {
+        String::new()
+    } else if nanos % 1_000_000 == 0 {
+        format!(".{:03}", nanos / 1_000_000)
+    } else if nanos % 1_000 == 0 {
+        format!(".{:06}", nanos / 1_000)
+    } else {
+        format!(".{nanos:09}")
+    };
+    Some(format!("{date_time}{fraction}Z"))
 }

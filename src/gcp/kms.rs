@@ -192,10 +192,7 @@ impl Gcp {
 
     /// Creates a new version of `key` (it does not become primary). Never replayed once sent:
     /// a replay would create a second version.
-    pub async fn create_crypto_key_version(
-        &self,
-        key: &str,
-    ) -> Result<CryptoKeyVersion, GcpError> {
+    pub async fn create_crypto_key_version(&self, key: &str) -> Result<CryptoKeyVersion, GcpError> {
         let v = self
             .kms
             .create_crypto_key_version()

@@ -34,9 +34,13 @@ pub fn scenario_from(name: &str, world: &Value) -> Scenario {
 }
 
 pub async fn start(scenario: Scenario) -> MockServer {
-    MockServer::start(scenario, MockConfig::default(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap()
+    MockServer::start(
+        scenario,
+        MockConfig::default(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
 }
 
 fn anonymous() -> google_cloud_auth::credentials::Credentials {
@@ -105,20 +109,36 @@ pub fn query(pairs: &[(&str, &str)]) -> String {
 impl Raw {
     pub fn new(server: &MockServer) -> Raw {
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
-        Raw { http, base: server.url() }
+        Raw {
+            http,
+            base: server.url(),
+        }
     }
 
     /// `path` starts with `/`, and may carry a query string.
-    pub async fn call(&self, method: &str, path: &str, body: Option<&Value>, principal: Option<&str>) -> Answer {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        principal: Option<&str>,
+    ) -> Answer {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self.http.request(method.clone(), format!("{}{}", self.base, path));
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{}", self.base, path));
         if let Some(p) = principal {
             req = req.header(gcp_mock::PRINCIPAL_HEADER, p);
         }
         if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(serde_json::to_vec(b).unwrap());
+            req = req
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(b).unwrap());
         }
-        let resp = req.send().await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let status = resp.status().as_u16();
         let content_type = resp
             .headers()
@@ -131,8 +151,27 @@ impl Raw {
             "{method} {path}: content-type {content_type:?} is not JSON"
         );
         let bytes = resp.bytes().await.unwrap();
-        let body: Value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("{method} {path}: body is not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            panic!(
+                "{method} {path}: body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        Answer { status, body }
+    }
+
+    /// A POST whose body is sent as is (e.g. malformed JSON).
+    pub async fn post_text(&self, path: &str, text: &str) -> Answer {
+        let resp = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .header("content-type", "application/json")
+            .body(text.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
         Answer { status, body }
     }
 
@@ -173,7 +212,8 @@ enum Keys {
 
 fn is_camel_case(k: &str) -> bool {
     k == "@type"
-        || (k.starts_with(|c: char| c.is_ascii_lowercase()) && k.chars().all(|c| c.is_ascii_alphanumeric()))
+        || (k.starts_with(|c: char| c.is_ascii_lowercase())
+            && k.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 /// RFC 3339 in UTC (`Z`), as Google writes timestamps.
@@ -183,7 +223,9 @@ pub fn is_rfc3339_utc(s: &str) -> bool {
 
 /// Protobuf JSON Duration as Google writes it: seconds with an `s` suffix.
 pub fn is_google_duration(s: &str) -> bool {
-    let Some(body) = s.strip_suffix('s') else { return false };
+    let Some(body) = s.strip_suffix('s') else {
+        return false;
+    };
     let body = body.strip_prefix('-').unwrap_or(body);
     let (secs, frac) = body.split_once('.').unwrap_or((body, ""));
     !secs.is_empty()
@@ -195,16 +237,32 @@ pub fn is_google_duration(s: &str) -> bool {
 
 fn is_enum_name(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_uppercase())
-        && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
-const ENUM_FIELDS: &[&str] = &["state", "purpose", "protectionLevel", "algorithm", "severity", "permissionType", "action", "logType"];
+const ENUM_FIELDS: &[&str] = &[
+    "state",
+    "purpose",
+    "protectionLevel",
+    "algorithm",
+    "severity",
+    "permissionType",
+    "action",
+    "logType",
+];
 
 fn walk(v: &Value, path: &str, keys: Keys, out: &mut Vec<String>) {
     match v {
-        Value::Null if keys != Keys::Free => out.push(format!("{path}: null (Google omits unset fields)")),
+        Value::Null if keys != Keys::Free => {
+            out.push(format!("{path}: null (Google omits unset fields)"))
+        }
         Value::Array(items) => {
-            let inner = if keys == Keys::Free { Keys::Free } else { Keys::Message };
+            let inner = if keys == Keys::Free {
+                Keys::Free
+            } else {
+                Keys::Message
+            };
             for (i, item) in items.iter().enumerate() {
                 walk(item, &format!("{path}[{i}]"), inner, out);
             }
@@ -256,7 +314,9 @@ fn field_rules(k: &str, v: &Value, p: &str, out: &mut Vec<String>) {
                 out.push(format!("{p}: {s:?} is not an enum NAME"));
             }
         } else if v.is_number() {
-            out.push(format!("{p}: enum sent as a number ({v}); Google answers with names"));
+            out.push(format!(
+                "{p}: enum sent as a number ({v}); Google answers with names"
+            ));
         }
     }
 }
@@ -272,8 +332,11 @@ pub fn wire_problems(v: &Value, path: &str) -> Vec<String> {
 /// `value` matches `schema` of `api` strictly (discovery document) and passes [`wire_problems`].
 pub fn assert_conforms(api: Api, schema: &str, value: &Value, what: &str) {
     let doc = Discovery::embedded(api);
-    let mut problems: Vec<String> =
-        doc.validate_strict(schema, value, "$").into_iter().map(|v| v.to_string()).collect();
+    let mut problems: Vec<String> = doc
+        .validate_strict(schema, value, "$")
+        .into_iter()
+        .map(|v| v.to_string())
+        .collect();
     problems.extend(wire_problems(value, "$"));
     assert!(
         problems.is_empty(),
@@ -288,28 +351,79 @@ pub fn assert_conforms(api: Api, schema: &str, value: &Value, what: &str) {
 pub fn assert_error(answer: &Answer, http: u16, status: &str, what: &str) {
     let body = &answer.body;
     assert_eq!(answer.status, http, "{what}: HTTP status ({body})");
-    let outer = body.as_object().unwrap_or_else(|| panic!("{what}: error body is not an object: {body}"));
-    assert_eq!(outer.keys().collect::<Vec<_>>(), vec!["error"], "{what}: envelope keys ({body})");
-    let error = outer["error"].as_object().unwrap_or_else(|| panic!("{what}: error is not an object: {body}"));
+    let outer = body
+        .as_object()
+        .unwrap_or_else(|| panic!("{what}: error body is not an object: {body}"));
+    assert_eq!(
+        outer.keys().collect::<Vec<_>>(),
+        vec!["error"],
+        "{what}: envelope keys ({body})"
+    );
+    let error = outer["error"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{what}: error is not an object: {body}"));
     let allowed: BTreeSet<&str> = ["code", "message", "status", "details"].into();
     for k in error.keys() {
-        assert!(allowed.contains(k.as_str()), "{what}: unexpected envelope field {k} ({body})");
+        assert!(
+            allowed.contains(k.as_str()),
+            "{what}: unexpected envelope field {k} ({body})"
+        );
     }
-    assert_eq!(error.get("code").and_then(Value::as_u64), Some(u64::from(http)), "{what}: error.code ({body})");
-    assert_eq!(error.get("status").and_then(Value::as_str), Some(status), "{what}: error.status ({body})");
-    let message = error.get("message").and_then(Value::as_str).unwrap_or_default();
-    assert!(!message.is_empty(), "{what}: error.message must be a non-empty string ({body})");
+    assert_eq!(
+        error.get("code").and_then(Value::as_u64),
+        Some(u64::from(http)),
+        "{what}: error.code ({body})"
+    );
+    assert_eq!(
+        error.get("status").and_then(Value::as_str),
+        Some(status),
+        "{what}: error.status ({body})"
+    );
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    assert!(
+        !message.is_empty(),
+        "{what}: error.message must be a non-empty string ({body})"
+    );
     if let Some(details) = error.get("details") {
-        let details = details.as_array().unwrap_or_else(|| panic!("{what}: details is not an array ({body})"));
-        assert!(!details.is_empty(), "{what}: an empty details array is omitted by Google ({body})");
+        let details = details
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}: details is not an array ({body})"));
+        assert!(
+            !details.is_empty(),
+            "{what}: an empty details array is omitted by Google ({body})"
+        );
         for d in details {
             let t = d.get("@type").and_then(Value::as_str).unwrap_or_default();
-            assert!(t.starts_with("type.googleapis.com/google.rpc."), "{what}: detail without a google.rpc @type: {d}");
+            assert!(
+                t.starts_with("type.googleapis.com/google.rpc."),
+                "{what}: detail without a google.rpc @type: {d}"
+            );
             if t.ends_with("google.rpc.ErrorInfo") {
-                assert!(d.get("reason").and_then(Value::as_str).is_some_and(is_enum_name), "{what}: ErrorInfo.reason {d}");
-                assert!(d.get("domain").and_then(Value::as_str).is_some_and(|s| s.contains('.')), "{what}: ErrorInfo.domain {d}");
-                for (k, v) in d.get("metadata").and_then(Value::as_object).into_iter().flatten() {
-                    assert!(v.is_string(), "{what}: ErrorInfo.metadata[{k}] must be a string: {d}");
+                assert!(
+                    d.get("reason")
+                        .and_then(Value::as_str)
+                        .is_some_and(is_enum_name),
+                    "{what}: ErrorInfo.reason {d}"
+                );
+                assert!(
+                    d.get("domain")
+                        .and_then(Value::as_str)
+                        .is_some_and(|s| s.contains('.')),
+                    "{what}: ErrorInfo.domain {d}"
+                );
+                for (k, v) in d
+                    .get("metadata")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    assert!(
+                        v.is_string(),
+                        "{what}: ErrorInfo.metadata[{k}] must be a string: {d}"
+                    );
                 }
             }
         }
@@ -340,9 +454,16 @@ pub fn first_difference(expected: &Value, got: &Value, path: &str) -> Option<Str
         }
         (Value::Array(a), Value::Array(b)) => {
             if a.len() != b.len() {
-                return Some(format!("{path}: {} items expected, {} served", a.len(), b.len()));
+                return Some(format!(
+                    "{path}: {} items expected, {} served",
+                    a.len(),
+                    b.len()
+                ));
             }
-            a.iter().zip(b).enumerate().find_map(|(i, (x, y))| first_difference(x, y, &format!("{path}[{i}]")))
+            a.iter()
+                .zip(b)
+                .enumerate()
+                .find_map(|(i, (x, y))| first_difference(x, y, &format!("{path}[{i}]")))
         }
         _ => (expected != got).then(|| format!("{path}: expected {expected}, served {got}")),
     }
