@@ -22,6 +22,9 @@ mod conformance;
 #[path = "fidelity/recordings.rs"]
 mod recordings;
 
+#[path = "fidelity/audit_logs.rs"]
+mod audit_logs;
+
 use std::collections::BTreeSet;
 
 #[test]
@@ -138,4 +141,130 @@ fn every_recording_is_replayed_and_time_has_passed_for_some() {
         rotations >= 3 * 20,
         "rotations due since the 2021 recordings: {rotations}"
     );
+}
+
+// ---- Part 3: real audit entries through the Logging client ----
+
+#[tokio::test]
+async fn real_audit_entries_page_back_in_timestamp_order_through_the_logging_client() {
+    let real = audit_logs::real_entries();
+    let server = audit_logs::serve(&real).await;
+    let client = support::logging(&server).await;
+    let parents = audit_logs::parents(&real);
+    assert_eq!(parents, ["projects/cloud-custodian", "projects/fake-project", "projects/ketchup"]);
+
+    let (got, pages) = audit_logs::list_all(&client, &parents, "", "timestamp desc", 3).await;
+    assert!(pages >= 5, "14 entries in pages of 3 take at least 5 pages ({pages})");
+    let expected = audit_logs::sorted_desc(&real);
+    let ids: Vec<&str> = got.iter().map(|e| e.insert_id.as_str()).collect();
+    let want: Vec<&str> = expected.iter().map(|r| support::str_of(&r.entry, "insertId")).collect();
+    assert_eq!(ids, want, "all entries, newest first");
+    for (g, o) in got.iter().zip(&expected) {
+        audit_logs::check_entry(g, o);
+    }
+
+    let (asc, _) = audit_logs::list_all(&client, &parents, "", "timestamp asc", 4).await;
+    let asc_ids: Vec<&str> = asc.iter().rev().map(|e| e.insert_id.as_str()).collect();
+    assert_eq!(asc_ids, want, "timestamp asc is the reverse");
+
+    // One project only.
+    let (ketchup, _) = audit_logs::list_all(&client, &["projects/ketchup".to_owned()], "", "timestamp desc", 1).await;
+    assert_eq!(ketchup.len(), 1);
+    assert_eq!(ketchup[0].log_name, "projects/ketchup/logs/cloudaudit.googleapis.com%2Factivity");
+}
+
+#[tokio::test]
+async fn real_kms_entries_filter_by_service_and_method_through_the_logging_client() {
+    let real = audit_logs::real_entries();
+    let server = audit_logs::serve(&real).await;
+    let client = support::logging(&server).await;
+    let parents = audit_logs::parents(&real);
+    let kms: Vec<audit_logs::Real> =
+        audit_logs::sorted_desc(&real).into_iter().filter(|r| r.file.contains("cloud-custodian")).collect();
+
+    let (got, pages) = audit_logs::list_all(
+        &client,
+        &parents,
+        "protoPayload.serviceName=\"cloudkms.googleapis.com\"",
+        "timestamp desc",
+        1,
+    )
+    .await;
+    assert!(pages >= 3, "pages of one entry ({pages})");
+    let files: Vec<&str> = kms.iter().map(|r| r.file.as_str()).collect();
+    assert_eq!(
+        files,
+        [
+            "audit-logs/cloud-custodian/kms-cryptokey-version-create.json",
+            "audit-logs/cloud-custodian/kms-cryptokey-create.json",
+            "audit-logs/cloud-custodian/kms-keyring-create.json",
+        ]
+    );
+    assert_eq!(got.len(), 3);
+    for (g, o) in got.iter().zip(&kms) {
+        audit_logs::check_entry(g, o);
+    }
+
+    let (got, _) =
+        audit_logs::list_all(&client, &parents, "protoPayload.methodName=\"CreateCryptoKey\"", "timestamp desc", 2).await;
+    assert_eq!(got.len(), 1, "CreateCryptoKey only, not CreateCryptoKeyVersion");
+    audit_logs::check_entry(&got[0], &kms[1]);
+    let payload = serde_json::to_value(got[0].proto_payload().unwrap().as_ref()).unwrap();
+    assert_eq!(payload["resourceName"], "projects/cloud-custodian/locations/us-central1/keyRings/cloud-custodian/cryptoKeys/cloud-custodian");
+    assert_eq!(payload["authenticationInfo"]["principalEmail"], "alex.karpitski@gmail.com");
+    assert_eq!(payload["request"]["cryptoKey"]["purpose"], "ENCRYPT_DECRYPT");
+
+    // The same query with the by_item paginator of the SDK.
+    use google_cloud_gax::paginator::ItemPaginator as _;
+    let mut items = client
+        .list_log_entries()
+        .set_resource_names(parents.clone())
+        .set_filter("protoPayload.serviceName=\"cloudkms.googleapis.com\" AND resource.type=\"cloudkms_cryptokey\"")
+        .set_order_by("timestamp desc")
+        .set_page_size(1)
+        .by_item();
+    let mut n = 0;
+    while let Some(e) = items.next().await {
+        let e = e.unwrap();
+        assert_eq!(e.insert_id, "2scovuea8f16");
+        n += 1;
+    }
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn real_delegation_chain_survives_the_logging_client() {
+    let real = audit_logs::real_entries();
+    let server = audit_logs::serve(&real).await;
+    let client = support::logging(&server).await;
+    let parents = audit_logs::parents(&real);
+    let line10 = real.iter().find(|r| r.file.ends_with("line-10.json")).unwrap();
+
+    let filter = "protoPayload.authenticationInfo.serviceAccountDelegationInfo.firstPartyPrincipal.principalEmail=\"service-account-two@fake-project.com\"";
+    let (got, _) = audit_logs::list_all(&client, &parents, filter, "timestamp desc", 5).await;
+    assert_eq!(got.len(), 1);
+    audit_logs::check_entry(&got[0], line10);
+    let payload = serde_json::to_value(got[0].proto_payload().unwrap().as_ref()).unwrap();
+    let chain: Vec<&str> = payload["authenticationInfo"]["serviceAccountDelegationInfo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["firstPartyPrincipal"]["principalEmail"].as_str().unwrap())
+        .collect();
+    assert_eq!(chain, ["service-account-one@fake-project.com", "service-account-two@fake-project.com"], "delegation order kept");
+    assert_eq!(payload["authenticationInfo"]["principalEmail"], "fake-account@fake-project.com");
+
+    // Every entry with a delegation chain, by presence.
+    let (got, _) = audit_logs::list_all(
+        &client,
+        &parents,
+        "protoPayload.authenticationInfo.serviceAccountDelegationInfo:*",
+        "timestamp asc",
+        5,
+    )
+    .await;
+    let ids: Vec<&str> = got.iter().map(|e| e.insert_id.as_str()).collect();
+    assert_eq!(ids, ["-duywnve29mpi", "1awjxggeaxqgz"]);
+    let line11 = real.iter().find(|r| r.file.ends_with("line-11.json")).unwrap();
+    audit_logs::check_entry(&got[1], line11);
 }

@@ -308,6 +308,10 @@ fn field_rules(k: &str, v: &Value, p: &str, out: &mut Vec<String>) {
             _ => out.push(format!("{p}: {v} is not a duration like \"7776000s\"")),
         }
     }
+    // proto3 JSON omits a singular field holding its default value.
+    if matches!(v, Value::String(s) if s.is_empty()) || *v == Value::Bool(false) || v.as_f64() == Some(0.0) {
+        out.push(format!("{p}: {v} is a default value, which Google omits"));
+    }
     if ENUM_FIELDS.contains(&k) {
         if let Some(s) = v.as_str() {
             if !is_enum_name(s) {
@@ -322,7 +326,8 @@ fn field_rules(k: &str, v: &Value, p: &str, out: &mut Vec<String>) {
 }
 
 /// Wire-format problems of an answer: `null`s, non-camelCase field names, enums as numbers,
-/// timestamps not RFC 3339 UTC, durations not `"Ns"`.
+/// timestamps not RFC 3339 UTC, durations not `"Ns"`, fields holding their default value
+/// (`""`, `0`, `false`: proto3 JSON omits them).
 pub fn wire_problems(v: &Value, path: &str) -> Vec<String> {
     let mut out = Vec::new();
     walk(v, path, Keys::Message, &mut out);
