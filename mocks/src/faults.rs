@@ -1,8 +1,8 @@
 //! Fault injection: what goes wrong, on which API method, and how often.
 //!
 //! A rule is written `METHOD_ID=KIND[,times=N][,rate=P][,retry-after=S]`, where
-//! METHOD_ID is the discovery method id the request maps to (a trailing `*`
-//! matches a prefix, `*` alone matches all), e.g.
+//! METHOD_ID is the discovery method id the request maps to (`*` matches any
+//! run of characters, `*` alone matches all), e.g.
 //! `logging.entries.list=503,times=2` or
 //! `cloudkms.projects.locations.keyRings.cryptoKeys.getIamPolicy=403`.
 //! KIND is an HTTP status (answered in Google's error envelope), `hang` (never
@@ -161,11 +161,25 @@ impl fmt::Display for FaultRule {
 }
 
 impl FaultRule {
+    /// `*` matches any run of characters, anywhere in the pattern
+    /// (`cloudkms.*.getIamPolicy`, `logging.*`, `*`).
     pub fn applies_to(&self, method_id: &str) -> bool {
-        match self.method.strip_suffix('*') {
-            Some(prefix) => method_id.starts_with(prefix),
-            None => self.method == method_id,
+        let mut parts = self.method.split('*');
+        let first = parts.next().unwrap_or_default();
+        let Some(mut rest) = method_id.strip_prefix(first) else {
+            return false;
+        };
+        let pieces: Vec<&str> = parts.collect();
+        let Some((last, middle)) = pieces.split_last() else {
+            return rest.is_empty();
+        };
+        for piece in middle {
+            match rest.find(piece) {
+                Some(i) => rest = &rest[i + piece.len()..],
+                None => return false,
+            }
         }
+        rest.len() >= last.len() && rest.ends_with(last)
     }
 }
 
@@ -243,6 +257,19 @@ mod tests {
         );
         assert!(r.applies_to("cloudkms.projects.locations.keyRings.get"));
         assert!(!r.applies_to("logging.entries.list"));
+        let r: FaultRule = "cloudkms.*.getIamPolicy=403"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.applies_to("cloudkms.projects.locations.keyRings.cryptoKeys.getIamPolicy"));
+        assert!(r.applies_to("cloudkms.projects.locations.keyRings.getIamPolicy"));
+        assert!(!r.applies_to("cloudkms.projects.locations.keyRings.cryptoKeys.get"));
+        assert!(!r.applies_to("cloudresourcemanager.projects.getIamPolicy"));
+        let exact: FaultRule = "logging.entries.list=503"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            exact.applies_to("logging.entries.list") && !exact.applies_to("logging.entries.listx")
+        );
         assert_eq!(
             "*=delay=1500".parse::<FaultRule>().map(|r| r.kind),
             Ok(FaultKind::Delay { ms: 1500 })

@@ -448,3 +448,101 @@ fn check_project(p: &Map<String, Value>) -> Result<(), (String, String)> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundled_text(name: &str) -> &'static str {
+        BUNDLED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+            .unwrap_or_default()
+    }
+
+    /// Applies `edit` to a bundled scenario and returns the load error.
+    fn error_after(edit: impl FnOnce(&mut Value)) -> ScenarioError {
+        let mut v: Value = serde_json::from_str(bundled_text("benign-ci")).unwrap_or_default();
+        edit(&mut v);
+        match Scenario::parse("t", "t.json", &v.to_string()) {
+            Ok(_) => panic!("the edited scenario was accepted"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn every_bundled_scenario_and_alert_is_valid() {
+        for (name, text) in BUNDLED {
+            if let Err(e) = Scenario::parse(name, name, text) {
+                panic!("{e}");
+            }
+        }
+        for (name, text) in BUNDLED_ALERTS {
+            assert!(serde_json::from_str::<Value>(text).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_file_the_json_path_and_the_problem() {
+        let e = error_after(|v| v["surprise"] = Value::Bool(true));
+        assert_eq!((e.file.as_str(), e.path.as_str()), ("t.json", "$.surprise"));
+        assert!(e.problem.contains("unknown section"), "{e}");
+
+        let e = error_after(|v| v["cryptoKeys"][0]["purpose"] = "ENCRYPT".into());
+        assert_eq!(e.path, "$.cryptoKeys[0].purpose");
+        assert!(e.problem.contains("ENCRYPT_DECRYPT"), "{e}");
+
+        let e = error_after(|v| v["cryptoKeyVersions"][0]["createTime"] = "yesterday".into());
+        assert_eq!(e.path, "$.cryptoKeyVersions[0].createTime", "{e}");
+
+        let e = error_after(|v| {
+            v["logEntries"][1]["insertId"] = v["logEntries"][0]["insertId"].clone()
+        });
+        assert_eq!(e.path, "$.logEntries[1].insertId", "{e}");
+        assert!(e.problem.contains("duplicate"), "{e}");
+
+        let e = error_after(|v| {
+            if let Some(p) = v["cryptoKeys"]
+                .as_array_mut()
+                .and_then(|k| k.iter_mut().find(|k| k.get("primary").is_some()))
+            {
+                p["primary"]["state"] = "DISABLED".into();
+            }
+        });
+        assert!(e.path.ends_with(".primary"), "{e}");
+
+        let e = error_after(|v| {
+            if let Some(first) = v["cryptoKeyVersions"][0]["name"]
+                .as_str()
+                .map(str::to_owned)
+            {
+                let renamed = format!("{}/cryptoKeyVersions/9", parent(&first));
+                v["cryptoKeyVersions"][0]["name"] = renamed.into();
+            }
+        });
+        assert!(
+            e.problem.contains("1, 2, 3") || e.path.contains("primary"),
+            "{e}"
+        );
+
+        let e = error_after(|v| {
+            v["cryptoKeys"][0]["name"] =
+                "projects/x/locations/l/keyRings/missing/cryptoKeys/k".into()
+        });
+        assert_eq!(e.path, "$.cryptoKeys[0].name");
+        assert!(
+            e.to_string().starts_with("t.json: $.cryptoKeys[0].name: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn invalid_json_is_reported_with_line_and_column() {
+        let e = match Scenario::parse("t", "t.json", "{\n  \"keyRings\": [,]\n}") {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e,
+        };
+        assert!(e.problem.contains("line 2"), "{e}");
+    }
+}

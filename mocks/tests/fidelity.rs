@@ -151,13 +151,26 @@ async fn real_audit_entries_page_back_in_timestamp_order_through_the_logging_cli
     let server = audit_logs::serve(&real).await;
     let client = support::logging(&server).await;
     let parents = audit_logs::parents(&real);
-    assert_eq!(parents, ["projects/cloud-custodian", "projects/fake-project", "projects/ketchup"]);
+    assert_eq!(
+        parents,
+        [
+            "projects/cloud-custodian",
+            "projects/fake-project",
+            "projects/ketchup"
+        ]
+    );
 
     let (got, pages) = audit_logs::list_all(&client, &parents, "", "timestamp desc", 3).await;
-    assert!(pages >= 5, "14 entries in pages of 3 take at least 5 pages ({pages})");
+    assert!(
+        pages >= 5,
+        "14 entries in pages of 3 take at least 5 pages ({pages})"
+    );
     let expected = audit_logs::sorted_desc(&real);
     let ids: Vec<&str> = got.iter().map(|e| e.insert_id.as_str()).collect();
-    let want: Vec<&str> = expected.iter().map(|r| support::str_of(&r.entry, "insertId")).collect();
+    let want: Vec<&str> = expected
+        .iter()
+        .map(|r| support::str_of(&r.entry, "insertId"))
+        .collect();
     assert_eq!(ids, want, "all entries, newest first");
     for (g, o) in got.iter().zip(&expected) {
         audit_logs::check_entry(g, o);
@@ -168,9 +181,19 @@ async fn real_audit_entries_page_back_in_timestamp_order_through_the_logging_cli
     assert_eq!(asc_ids, want, "timestamp asc is the reverse");
 
     // One project only.
-    let (ketchup, _) = audit_logs::list_all(&client, &["projects/ketchup".to_owned()], "", "timestamp desc", 1).await;
+    let (ketchup, _) = audit_logs::list_all(
+        &client,
+        &["projects/ketchup".to_owned()],
+        "",
+        "timestamp desc",
+        1,
+    )
+    .await;
     assert_eq!(ketchup.len(), 1);
-    assert_eq!(ketchup[0].log_name, "projects/ketchup/logs/cloudaudit.googleapis.com%2Factivity");
+    assert_eq!(
+        ketchup[0].log_name,
+        "projects/ketchup/logs/cloudaudit.googleapis.com%2Factivity"
+    );
 }
 
 #[tokio::test]
@@ -179,8 +202,10 @@ async fn real_kms_entries_filter_by_service_and_method_through_the_logging_clien
     let server = audit_logs::serve(&real).await;
     let client = support::logging(&server).await;
     let parents = audit_logs::parents(&real);
-    let kms: Vec<audit_logs::Real> =
-        audit_logs::sorted_desc(&real).into_iter().filter(|r| r.file.contains("cloud-custodian")).collect();
+    let kms: Vec<audit_logs::Real> = audit_logs::sorted_desc(&real)
+        .into_iter()
+        .filter(|r| r.file.contains("cloud-custodian"))
+        .collect();
 
     let (got, pages) = audit_logs::list_all(
         &client,
@@ -205,14 +230,33 @@ async fn real_kms_entries_filter_by_service_and_method_through_the_logging_clien
         audit_logs::check_entry(g, o);
     }
 
-    let (got, _) =
-        audit_logs::list_all(&client, &parents, "protoPayload.methodName=\"CreateCryptoKey\"", "timestamp desc", 2).await;
-    assert_eq!(got.len(), 1, "CreateCryptoKey only, not CreateCryptoKeyVersion");
+    let (got, _) = audit_logs::list_all(
+        &client,
+        &parents,
+        "protoPayload.methodName=\"CreateCryptoKey\"",
+        "timestamp desc",
+        2,
+    )
+    .await;
+    assert_eq!(
+        got.len(),
+        1,
+        "CreateCryptoKey only, not CreateCryptoKeyVersion"
+    );
     audit_logs::check_entry(&got[0], &kms[1]);
     let payload = serde_json::to_value(got[0].proto_payload().unwrap().as_ref()).unwrap();
-    assert_eq!(payload["resourceName"], "projects/cloud-custodian/locations/us-central1/keyRings/cloud-custodian/cryptoKeys/cloud-custodian");
-    assert_eq!(payload["authenticationInfo"]["principalEmail"], "alex.karpitski@gmail.com");
-    assert_eq!(payload["request"]["cryptoKey"]["purpose"], "ENCRYPT_DECRYPT");
+    assert_eq!(
+        payload["resourceName"],
+        "projects/cloud-custodian/locations/us-central1/keyRings/cloud-custodian/cryptoKeys/cloud-custodian"
+    );
+    assert_eq!(
+        payload["authenticationInfo"]["principalEmail"],
+        "alex.karpitski@gmail.com"
+    );
+    assert_eq!(
+        payload["request"]["cryptoKey"]["purpose"],
+        "ENCRYPT_DECRYPT"
+    );
 
     // The same query with the by_item paginator of the SDK.
     use google_cloud_gax::paginator::ItemPaginator as _;
@@ -238,7 +282,10 @@ async fn real_delegation_chain_survives_the_logging_client() {
     let server = audit_logs::serve(&real).await;
     let client = support::logging(&server).await;
     let parents = audit_logs::parents(&real);
-    let line10 = real.iter().find(|r| r.file.ends_with("line-10.json")).unwrap();
+    let line10 = real
+        .iter()
+        .find(|r| r.file.ends_with("line-10.json"))
+        .unwrap();
 
     let filter = "protoPayload.authenticationInfo.serviceAccountDelegationInfo.firstPartyPrincipal.principalEmail=\"service-account-two@fake-project.com\"";
     let (got, _) = audit_logs::list_all(&client, &parents, filter, "timestamp desc", 5).await;
@@ -251,8 +298,18 @@ async fn real_delegation_chain_survives_the_logging_client() {
         .iter()
         .map(|d| d["firstPartyPrincipal"]["principalEmail"].as_str().unwrap())
         .collect();
-    assert_eq!(chain, ["service-account-one@fake-project.com", "service-account-two@fake-project.com"], "delegation order kept");
-    assert_eq!(payload["authenticationInfo"]["principalEmail"], "fake-account@fake-project.com");
+    assert_eq!(
+        chain,
+        [
+            "service-account-one@fake-project.com",
+            "service-account-two@fake-project.com"
+        ],
+        "delegation order kept"
+    );
+    assert_eq!(
+        payload["authenticationInfo"]["principalEmail"],
+        "fake-account@fake-project.com"
+    );
 
     // Every entry with a delegation chain, by presence.
     let (got, _) = audit_logs::list_all(
@@ -265,6 +322,9 @@ async fn real_delegation_chain_survives_the_logging_client() {
     .await;
     let ids: Vec<&str> = got.iter().map(|e| e.insert_id.as_str()).collect();
     assert_eq!(ids, ["-duywnve29mpi", "1awjxggeaxqgz"]);
-    let line11 = real.iter().find(|r| r.file.ends_with("line-11.json")).unwrap();
+    let line11 = real
+        .iter()
+        .find(|r| r.file.ends_with("line-11.json"))
+        .unwrap();
     audit_logs::check_entry(&got[1], line11);
 }

@@ -20,11 +20,17 @@ pub struct Real {
 pub fn real_entries() -> Vec<Real> {
     let mut out = Vec::new();
     for dir in ["audit-logs/cloud-custodian", "audit-logs/plaso/split"] {
-        let mut files: Vec<_> = std::fs::read_dir(realdata().join(dir)).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(realdata().join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
         for p in files {
             let entry: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            out.push(Real { file: format!("{dir}/{}", p.file_name().unwrap().to_string_lossy()), entry });
+            out.push(Real {
+                file: format!("{dir}/{}", p.file_name().unwrap().to_string_lossy()),
+                entry,
+            });
         }
     }
     assert_eq!(out.len(), 14, "3 cloud-custodian + 11 plaso entries");
@@ -33,8 +39,16 @@ pub fn real_entries() -> Vec<Real> {
 
 /// The log parents (`projects/P`) the entries belong to.
 pub fn parents(entries: &[Real]) -> Vec<String> {
-    let mut p: Vec<String> =
-        entries.iter().map(|r| str_of(&r.entry, "logName").split("/logs/").next().unwrap().to_owned()).collect();
+    let mut p: Vec<String> = entries
+        .iter()
+        .map(|r| {
+            str_of(&r.entry, "logName")
+                .split("/logs/")
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
     p.sort();
     p.dedup();
     p
@@ -48,7 +62,13 @@ pub async fn serve(entries: &[Real]) -> gcp_mock::MockServer {
 /// Originals sorted as `timestamp desc` would list them.
 pub fn sorted_desc(entries: &[Real]) -> Vec<Real> {
     let mut v = entries.to_vec();
-    v.sort_by_key(|r| std::cmp::Reverse(str_of(&r.entry, "timestamp").parse::<jiff::Timestamp>().unwrap()));
+    v.sort_by_key(|r| {
+        std::cmp::Reverse(
+            str_of(&r.entry, "timestamp")
+                .parse::<jiff::Timestamp>()
+                .unwrap(),
+        )
+    });
     v
 }
 
@@ -76,7 +96,10 @@ pub async fn list_all(
             .await
             .unwrap_or_else(|e| panic!("entries.list {filter:?}: {e}"));
         pages += 1;
-        assert!(page.entries.len() <= page_size as usize, "a page holds at most pageSize entries");
+        assert!(
+            page.entries.len() <= page_size as usize,
+            "a page holds at most pageSize entries"
+        );
         out.extend(page.entries);
         if page.next_page_token.is_empty() {
             return (out, pages);
@@ -94,17 +117,35 @@ pub fn check_entry(got: &LogEntry, original: &Real) {
     let what = &original.file;
     assert_eq!(got.insert_id, str_of(o, "insertId"), "{what}: insertId");
     assert_eq!(got.log_name, str_of(o, "logName"), "{what}: logName");
-    assert_eq!(sdk_time(got.timestamp.as_ref()), json_time(&o["timestamp"]), "{what}: timestamp");
+    assert_eq!(
+        sdk_time(got.timestamp.as_ref()),
+        json_time(&o["timestamp"]),
+        "{what}: timestamp"
+    );
     assert_eq!(
         sdk_time(got.receive_timestamp.as_ref()),
         o.get("receiveTimestamp").and_then(json_time),
         "{what}: receiveTimestamp"
     );
-    let severity = o.get("severity").and_then(Value::as_str).unwrap_or("DEFAULT");
+    let severity = o
+        .get("severity")
+        .and_then(Value::as_str)
+        .unwrap_or("DEFAULT");
     assert_eq!(got.severity.name(), Some(severity), "{what}: severity");
-    let resource = got.resource.as_ref().unwrap_or_else(|| panic!("{what}: no resource"));
-    assert_eq!(resource.r#type, str_of(&o["resource"], "type"), "{what}: resource.type");
-    let labels: BTreeMap<&str, &str> = resource.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let resource = got
+        .resource
+        .as_ref()
+        .unwrap_or_else(|| panic!("{what}: no resource"));
+    assert_eq!(
+        resource.r#type,
+        str_of(&o["resource"], "type"),
+        "{what}: resource.type"
+    );
+    let labels: BTreeMap<&str, &str> = resource
+        .labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let expected: BTreeMap<&str, &str> = o["resource"]["labels"]
         .as_object()
         .unwrap()
@@ -112,7 +153,11 @@ pub fn check_entry(got: &LogEntry, original: &Real) {
         .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
         .collect();
     assert_eq!(labels, expected, "{what}: resource.labels");
-    let entry_labels: BTreeMap<&str, &str> = got.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let entry_labels: BTreeMap<&str, &str> = got
+        .labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let expected: BTreeMap<&str, &str> = o
         .get("labels")
         .and_then(Value::as_object)
@@ -134,13 +179,32 @@ pub fn check_entry(got: &LogEntry, original: &Real) {
         let got = serde_json::to_value(got.json_payload().unwrap().as_ref()).unwrap();
         assert_same_json(p, &got, &format!("{what}: jsonPayload"));
     }
-    assert_eq!(got.text_payload().map(String::as_str), o.get("textPayload").and_then(Value::as_str), "{what}: textPayload");
+    assert_eq!(
+        got.text_payload().map(String::as_str),
+        o.get("textPayload").and_then(Value::as_str),
+        "{what}: textPayload"
+    );
     if let Some(op) = o.get("operation") {
-        let g = got.operation.as_ref().unwrap_or_else(|| panic!("{what}: operation dropped"));
+        let g = got
+            .operation
+            .as_ref()
+            .unwrap_or_else(|| panic!("{what}: operation dropped"));
         assert_eq!(g.id, str_of(op, "id"), "{what}: operation.id");
-        assert_eq!(g.producer, str_of(op, "producer"), "{what}: operation.producer");
-        assert_eq!(g.first, op.get("first") == Some(&json!(true)), "{what}: operation.first");
-        assert_eq!(g.last, op.get("last") == Some(&json!(true)), "{what}: operation.last");
+        assert_eq!(
+            g.producer,
+            str_of(op, "producer"),
+            "{what}: operation.producer"
+        );
+        assert_eq!(
+            g.first,
+            op.get("first") == Some(&json!(true)),
+            "{what}: operation.first"
+        );
+        assert_eq!(
+            g.last,
+            op.get("last") == Some(&json!(true)),
+            "{what}: operation.last"
+        );
     }
 
     // Nothing else was dropped: the whole typed entry, re-encoded, is the original (the SDK
@@ -151,7 +215,11 @@ pub fn check_entry(got: &LogEntry, original: &Real) {
     orig.as_object_mut().unwrap().remove("severity");
     normalize_times(&mut whole);
     normalize_times(&mut orig);
-    assert_same_json(&orig, &whole, &format!("{what}: the whole entry through the SDK"));
+    assert_same_json(
+        &orig,
+        &whole,
+        &format!("{what}: the whole entry through the SDK"),
+    );
 }
 
 /// Timestamps of the LogEntry itself as instants (the SDK re-encodes them in its own format).

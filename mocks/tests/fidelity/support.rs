@@ -309,7 +309,10 @@ fn field_rules(k: &str, v: &Value, p: &str, out: &mut Vec<String>) {
         }
     }
     // proto3 JSON omits a singular field holding its default value.
-    if matches!(v, Value::String(s) if s.is_empty()) || *v == Value::Bool(false) || v.as_f64() == Some(0.0) {
+    if matches!(v, Value::String(s) if s.is_empty())
+        || *v == Value::Bool(false)
+        || v.as_f64() == Some(0.0)
+    {
         out.push(format!("{p}: {v} is a default value, which Google omits"));
     }
     if ENUM_FIELDS.contains(&k) {
