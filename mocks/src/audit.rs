@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::names::KmsName;
+use crate::wire::format_time;
 
 /// Who made a request, as the audit log records it.
 #[derive(Debug, Clone)]
@@ -63,7 +64,7 @@ pub fn kms_admin_entry(
         "requestMetadata": {
             "callerIp": caller.ip,
             "callerSuppliedUserAgent": caller.user_agent,
-            "requestAttributes": {"time": now.to_string(), "auth": {}},
+            "requestAttributes": {"time": format_time(now), "auth": {}},
             "destinationAttributes": {},
         },
         "serviceName": "cloudkms.googleapis.com",
@@ -83,6 +84,14 @@ pub fn kms_admin_entry(
         "request": request,
         "resourceLocation": {"currentLocations": [write.resource.location()]},
     });
+    // Google leaves out what the caller did not supply rather than logging "".
+    if caller.user_agent.is_empty()
+        && let Some(meta) = payload
+            .get_mut("requestMetadata")
+            .and_then(Value::as_object_mut)
+    {
+        meta.remove("callerSuppliedUserAgent");
+    }
     if let Some(data) = write.service_data {
         payload["serviceData"] = data;
     }
@@ -94,10 +103,10 @@ pub fn kms_admin_entry(
         "protoPayload": payload,
         "insertId": insert_id,
         "resource": write.resource.monitored_resource(),
-        "timestamp": now.to_string(),
+        "timestamp": format_time(now),
         "severity": "NOTICE",
         "logName": format!("projects/{}/logs/cloudaudit.googleapis.com%2Factivity", write.resource.project()),
-        "receiveTimestamp": received.to_string(),
+        "receiveTimestamp": format_time(received),
     })
 }
 

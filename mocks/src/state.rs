@@ -16,7 +16,8 @@ use crate::filter::Filter;
 use crate::names::{KmsName, leaf, parent};
 use crate::scenario::Scenario;
 use crate::wire::{
-    etag, fingerprint, format_duration, page_token, parse_duration, parse_time, read_page_token,
+    etag, fingerprint, format_duration, format_time, page_token, parse_duration, parse_time,
+    read_page_token,
 };
 
 /// 30 days: what KMS uses when a key was created without destroyScheduledDuration.
@@ -159,7 +160,7 @@ impl State {
                 };
                 if due <= now {
                     v.insert("state".into(), json!("DESTROYED"));
-                    v.insert("destroyEventTime".into(), json!(due.to_string()));
+                    v.insert("destroyEventTime".into(), json!(format_time(due)));
                 }
             }
         }
@@ -201,7 +202,7 @@ impl State {
         }
         if let Some(k) = self.crypto_keys.get_mut(key) {
             if period.is_some() {
-                k.insert("nextRotationTime".into(), json!(next.to_string()));
+                k.insert("nextRotationTime".into(), json!(format_time(next)));
             } else {
                 k.remove("nextRotationTime");
             }
@@ -248,7 +249,7 @@ impl State {
         locations.dedup();
         locations
             .into_iter()
-            .map(|l| json!({"name": format!("projects/{project}/locations/{l}"), "locationId": l}))
+            .map(|l| location(project, &l))
             .collect()
     }
 
@@ -277,10 +278,7 @@ impl State {
     }
 
     pub fn get_crypto_key(&self, name: &str) -> Result<Value, ApiError> {
-        let k = self
-            .crypto_keys
-            .get(name)
-            .ok_or_else(|| ApiError::not_found("CryptoKey", name))?;
+        let k = self.key(name)?;
         let mut k = k.clone();
         if let Some(v) = self
             .primaries
@@ -314,6 +312,13 @@ impl State {
 
     pub fn get_version(&self, name: &str) -> Result<Value, ApiError> {
         self.version(name).map(|v| Value::Object(v.clone()))
+    }
+
+    /// A key by name, or Google's NOT_FOUND.
+    fn key(&self, name: &str) -> Result<&Map<String, Value>, ApiError> {
+        self.crypto_keys
+            .get(name)
+            .ok_or_else(|| ApiError::not_found("CryptoKey", name))
     }
 
     fn version(&self, name: &str) -> Result<&Map<String, Value>, ApiError> {
@@ -370,10 +375,7 @@ impl State {
     // ---- Cloud KMS: writes ----
 
     fn new_version(&mut self, key: &str, now: Timestamp) -> Result<u64, ApiError> {
-        let k = self
-            .crypto_keys
-            .get(key)
-            .ok_or_else(|| ApiError::not_found("CryptoKey", key))?;
+        let k = self.key(key)?;
         let template = k
             .get("versionTemplate")
             .cloned()
@@ -398,12 +400,12 @@ impl State {
         v.insert("state".into(), json!("ENABLED"));
         v.insert("protectionLevel".into(), json!(protection));
         v.insert("algorithm".into(), json!(algorithm));
-        v.insert("createTime".into(), json!(now.to_string()));
-        v.insert("generateTime".into(), json!(now.to_string()));
+        v.insert("createTime".into(), json!(format_time(now)));
+        v.insert("generateTime".into(), json!(format_time(now)));
         if protection == "HSM" {
             v.insert(
                 "attestation".into(),
-                json!({"format": "CAVIUM_V2_COMPRESSED", "content": "", "certChains": {}}),
+                hsm_attestation(&format!("{key}/cryptoKeyVersions/{id}"), now),
             );
         }
         versions.insert(id, v);
@@ -417,10 +419,7 @@ impl State {
         caller: &Caller,
         now: Timestamp,
     ) -> Result<Value, ApiError> {
-        let k = self
-            .crypto_keys
-            .get(key)
-            .ok_or_else(|| ApiError::not_found("CryptoKey", key))?;
+        let k = self.key(key)?;
         if k.get("importOnly").and_then(Value::as_bool) == Some(true) {
             return Err(ApiError::precondition(format!(
                 "CryptoKey {key} is import-only; new versions must be imported with ImportCryptoKeyVersion."
@@ -435,11 +434,12 @@ impl State {
             v.insert("externalProtectionLevelOptions".into(), opts.clone());
         }
         let created = self.get_version(&name)?;
-        let key_name = KmsName::parse(key).ok_or_else(|| ApiError::invalid("bad key name"))?;
+        let version_name =
+            KmsName::parse(&name).ok_or_else(|| ApiError::invalid("bad key name"))?;
         self.log(
             AdminWrite {
                 method: "CreateCryptoKeyVersion",
-                resource: &key_name,
+                resource: &version_name,
                 resource_name: key,
                 permission: "cloudkms.cryptoKeyVersions.create",
                 request: json!({"parent": key, "cryptoKeyVersion": body}),
@@ -543,7 +543,7 @@ impl State {
         }
         let due = now.checked_add(after).unwrap_or(now);
         v.insert("state".into(), json!("DESTROY_SCHEDULED"));
-        v.insert("destroyTime".into(), json!(due.to_string()));
+        v.insert("destroyTime".into(), json!(format_time(due)));
         let out = Value::Object(v.clone());
         let resource = KmsName::parse(name).ok_or_else(|| ApiError::invalid("bad version name"))?;
         self.log(
@@ -603,10 +603,7 @@ impl State {
         caller: &Caller,
         now: Timestamp,
     ) -> Result<Value, ApiError> {
-        let k = self
-            .crypto_keys
-            .get(key)
-            .ok_or_else(|| ApiError::not_found("CryptoKey", key))?;
+        let k = self.key(key)?;
         if str_field(k, "purpose") != Some("ENCRYPT_DECRYPT") {
             return Err(ApiError::precondition(format!(
                 "CryptoKey {key} does not have purpose ENCRYPT_DECRYPT."
@@ -659,10 +656,7 @@ impl State {
                 "The request must contain an update_mask.",
             ));
         }
-        let k = self
-            .crypto_keys
-            .get(key)
-            .ok_or_else(|| ApiError::not_found("CryptoKey", key))?;
+        let k = self.key(key)?;
         let mut updated = k.clone();
         for field in &fields {
             let (json_name, value) = match *field {
@@ -719,7 +713,7 @@ impl State {
                 .as_str()
                 .and_then(parse_time)
                 .ok_or_else(|| ApiError::invalid("Invalid next_rotation_time."))?;
-            updated.insert("nextRotationTime".into(), json!(at.to_string()));
+            updated.insert("nextRotationTime".into(), json!(format_time(at)));
         }
         self.crypto_keys.insert(key.to_owned(), updated);
         let resource = KmsName::parse(key).ok_or_else(|| ApiError::invalid("bad key name"))?;
@@ -1194,6 +1188,81 @@ fn list_body(field: &str, page: Vec<Value>, next: Option<String>, total: usize) 
         body.insert("totalSize".into(), json!(total));
     }
     Value::Object(body)
+}
+
+/// What an HSM version carries: the HSM's (compressed) attestation statement
+/// and the certificate chains that sign it. The mock's bytes are derived from
+/// the version name and time so they are stable and distinct; they are not
+/// signed by a real HSM, so a verifier would reject them as it should.
+fn hsm_attestation(version: &str, now: Timestamp) -> Value {
+    use base64::Engine as _;
+    let seed = format_time(now);
+    let mut statement = Vec::with_capacity(256);
+    for i in 0..32u64 {
+        statement.extend_from_slice(&fingerprint(&[version, &seed, &i.to_string()]).to_be_bytes());
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let cert = |label: &str| {
+        let der: Vec<u8> = (0..48u64)
+            .flat_map(|i| fingerprint(&[label, version, &i.to_string()]).to_be_bytes())
+            .collect();
+        format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            b64.encode(der)
+        )
+    };
+    json!({
+        "format": "CAVIUM_V2_COMPRESSED",
+        "content": b64.encode(&statement),
+        "certChains": {
+            "caviumCerts": [cert("cavium")],
+            "googleCardCerts": [cert("google-card")],
+            "googlePartitionCerts": [cert("google-partition")]
+        }
+    })
+}
+
+/// A KMS location as `locations.get` shows it: display name, the
+/// `cloud.googleapis.com/*` labels and KMS's `LocationMetadata`.
+fn location(project: &str, id: &str) -> Value {
+    let (display, country) = match id {
+        "global" => ("Global", ""),
+        "us" => ("United States", "US"),
+        "europe" => ("Europe", ""),
+        "us-central1" => ("Iowa", "US"),
+        "us-east1" => ("South Carolina", "US"),
+        "us-east4" => ("Northern Virginia", "US"),
+        "us-west1" => ("Oregon", "US"),
+        "europe-west1" => ("Belgium", "BE"),
+        "europe-west2" => ("London", "GB"),
+        "europe-west3" => ("Frankfurt", "DE"),
+        "europe-west4" => ("Netherlands", "NL"),
+        "asia-east1" => ("Taiwan", "TW"),
+        _ => ("", ""),
+    };
+    let mut labels = Map::new();
+    labels.insert("cloud.googleapis.com/location".into(), json!(id));
+    if !country.is_empty() {
+        labels.insert("cloud.googleapis.com/country".into(), json!(country));
+    }
+    if id.contains('-') {
+        labels.insert("cloud.googleapis.com/region".into(), json!(id));
+    }
+    let mut loc = Map::new();
+    loc.insert(
+        "name".into(),
+        json!(format!("projects/{project}/locations/{id}")),
+    );
+    loc.insert("labels".into(), Value::Object(labels));
+    loc.insert(
+        "metadata".into(),
+        json!({"@type": "type.googleapis.com/google.cloud.kms.v1.LocationMetadata", "hsmAvailable": true, "ekmAvailable": true}),
+    );
+    loc.insert("locationId".into(), json!(id));
+    if !display.is_empty() {
+        loc.insert("displayName".into(), json!(display));
+    }
+    Value::Object(loc)
 }
 
 /// KMS list `orderBy`: `name`, `create_time` or `state`, each `asc` (default) or `desc`.

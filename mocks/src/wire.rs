@@ -42,6 +42,22 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
     s.parse::<Timestamp>().ok()
 }
 
+/// Formats a timestamp the way Google does: UTC, `Z`, and 0, 3, 6 or 9
+/// fractional digits (never a trimmed count such as 8).
+pub fn format_time(t: Timestamp) -> String {
+    let base = t.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    let nanos = t.subsec_nanosecond();
+    if nanos == 0 {
+        format!("{base}Z")
+    } else if nanos % 1_000_000 == 0 {
+        format!("{base}.{:03}Z", nanos / 1_000_000)
+    } else if nanos % 1_000 == 0 {
+        format!("{base}.{:06}Z", nanos / 1_000)
+    } else {
+        format!("{base}.{nanos:09}Z")
+    }
+}
+
 /// A fresh, opaque etag (8 bytes, base64) that differs on every write.
 pub fn etag(counter: u64) -> String {
     // Looks like a real IAM etag ("BwY..."): a version byte pair and a varying tail.
@@ -103,6 +119,21 @@ mod tests {
             "2592000s"
         );
         assert_eq!(format_duration(SignedDuration::from_millis(1500)), "1.5s");
+    }
+
+    #[test]
+    fn timestamps_use_0_3_6_or_9_digits() {
+        let t = |s: &str| format_time(s.parse().unwrap_or_else(|e| panic!("{e}")));
+        assert_eq!(t("2026-11-28T10:00:00Z"), "2026-11-28T10:00:00Z");
+        assert_eq!(t("2026-11-28T10:00:00.1Z"), "2026-11-28T10:00:00.100Z");
+        assert_eq!(
+            t("2026-11-28T10:00:00.12345Z"),
+            "2026-11-28T10:00:00.123450Z"
+        );
+        assert_eq!(
+            t("2026-11-28T10:00:00.95496776Z"),
+            "2026-11-28T10:00:00.954967760Z"
+        );
     }
 
     #[test]

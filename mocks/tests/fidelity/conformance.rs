@@ -9,6 +9,7 @@ use google_cloud_gax::paginator::Paginator as _;
 use google_cloud_iam_v1::model::GetPolicyOptions;
 use serde_json::{Map, Value, json};
 
+use crate::recordings;
 use crate::support::*;
 
 const KMS: Api = Api::CloudKms;
@@ -79,7 +80,12 @@ async fn paged_kms_list(raw: &Raw, path: &str, field: &str, schema: &str) -> Vec
     loop {
         let q = query(&[("pageSize", "1"), ("pageToken", &token)]);
         let page = raw.get_ok(&format!("{path}?{q}")).await;
-        assert_conforms(KMS, schema, &page, &format!("GET {path} page {pages}"));
+        assert_conforms(
+            KMS,
+            schema,
+            &tolerate_empty_attestation(&page),
+            &format!("GET {path} page {pages}"),
+        );
         items.extend(
             page.get(field)
                 .and_then(Value::as_array)
@@ -276,9 +282,39 @@ async fn reads(world: &World, raw: &Raw) {
     for key in &s.crypto_keys {
         let key = Value::Object(key.clone());
         let name = str_of(&key, "name").to_owned();
+        let expected: Vec<&Map<String, Value>> = s
+            .crypto_key_versions
+            .iter()
+            .filter(|v| parent_of(str_of(&Value::Object((*v).clone()), "name")) == name)
+            .collect();
+        let last_id = expected.len() as u64;
+
+        // The scenario as Google would show it now: scheduled destructions whose time has
+        // come happened, due rotations created new primaries.
+        let now = jiff::Timestamp::now();
+        let mut key_now = key.clone();
+        let rotations = recordings::key_now_from(&mut key_now, last_id, now);
         let got = raw.get_ok(&format!("/v1/{name}")).await;
-        assert_conforms(KMS, "CryptoKey", &got, &what(&name));
-        assert_same_json(&key, &got, &what(&name));
+        assert_conforms(
+            KMS,
+            "CryptoKey",
+            &tolerate_empty_attestation(&got),
+            &what(&name),
+        );
+        let mut served = got.clone();
+        if rotations > 0 && str_of(&key_now["primary"], "protectionLevel") == "HSM" {
+            // A rotated HSM primary carries an attestation no scenario can predict.
+            let attestation = served["primary"]
+                .as_object_mut()
+                .unwrap()
+                .remove("attestation");
+            assert!(
+                attestation.is_some(),
+                "{}: a new HSM version has an attestation",
+                what(&name)
+            );
+        }
+        assert_same_json(&key_now, &served, &what(&name));
 
         let path = format!("/v1/{name}/cryptoKeyVersions");
         let versions = paged_kms_list(
@@ -288,12 +324,12 @@ async fn reads(world: &World, raw: &Raw) {
             "ListCryptoKeyVersionsResponse",
         )
         .await;
-        let expected: Vec<&Map<String, Value>> = s
-            .crypto_key_versions
-            .iter()
-            .filter(|v| parent_of(str_of(&Value::Object((*v).clone()), "name")) == name)
-            .collect();
-        assert_eq!(versions.len(), expected.len(), "{}", what(&path));
+        assert_eq!(
+            versions.len() as u64,
+            last_id + rotations,
+            "{}",
+            what(&path)
+        );
         for q in [
             query(&[("pageSize", "0"), ("pageToken", ""), ("view", "1")]),
             query(&[("filter", "state=ENABLED")]),
@@ -303,7 +339,7 @@ async fn reads(world: &World, raw: &Raw) {
             assert_conforms(
                 KMS,
                 "ListCryptoKeyVersionsResponse",
-                &list,
+                &tolerate_empty_attestation(&list),
                 &what(&format!("{path}?{q}")),
             );
         }
@@ -311,7 +347,9 @@ async fn reads(world: &World, raw: &Raw) {
             let vname = v.get("name").and_then(Value::as_str).unwrap_or_default();
             let got = raw.get_ok(&format!("/v1/{vname}")).await;
             assert_conforms(KMS, "CryptoKeyVersion", &got, &what(vname));
-            assert_same_json(&Value::Object(v.clone()), &got, &what(vname));
+            let mut v_now = Value::Object(v.clone());
+            recordings::version_now(&mut v_now, jiff::Timestamp::now());
+            assert_same_json(&v_now, &got, &what(vname));
         }
 
         let policy = raw
@@ -614,6 +652,30 @@ async fn sdk_reads(world: &World, server: &gcp_mock::MockServer) {
     );
 }
 
+/// KNOWN MOCK BUG, tolerated here so the rest of each answer is still checked (the failing
+/// test is `mock_bug_hsm_versions_have_an_empty_attestation`): HSM versions the mock creates
+/// carry `"attestation": {"content": ""}`. Drops exactly that `content` wherever it occurs.
+/// Remove this once the mock is fixed.
+fn tolerate_empty_attestation(v: &Value) -> Value {
+    let mut v = v.clone();
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::Object(a)) = m.get_mut("attestation")
+                    && a.get("content") == Some(&json!(""))
+                {
+                    a.remove("content");
+                }
+                m.values_mut().for_each(walk);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut v);
+    v
+}
+
 async fn mutations(world: &World, raw: &Raw) {
     let s = &world.scenario;
     let what = |x: &str| format!("{}: {x}", s.name);
@@ -630,7 +692,12 @@ async fn mutations(world: &World, raw: &Raw) {
     let created = raw
         .post_ok(&format!("/v1/{key_name}/cryptoKeyVersions"), &json!({}))
         .await;
-    assert_conforms(KMS, "CryptoKeyVersion", &created, &what("create version"));
+    assert_conforms(
+        KMS,
+        "CryptoKeyVersion",
+        &tolerate_empty_attestation(&created),
+        &what("create version"),
+    );
     let new_version = str_of(&created, "name").to_owned();
     let new_id = new_version
         .rsplit('/')
@@ -652,7 +719,7 @@ async fn mutations(world: &World, raw: &Raw) {
         assert_conforms(
             KMS,
             "CryptoKeyVersion",
-            &a.body,
+            &tolerate_empty_attestation(&a.body),
             &what(&format!("PATCH state {state}")),
         );
         assert_eq!(str_of(&a.body, "state"), state);
@@ -665,7 +732,12 @@ async fn mutations(world: &World, raw: &Raw) {
             &json!({"cryptoKeyVersionId": new_id}),
         )
         .await;
-    assert_conforms(KMS, "CryptoKey", &k, &what("updatePrimaryVersion"));
+    assert_conforms(
+        KMS,
+        "CryptoKey",
+        &tolerate_empty_attestation(&k),
+        &what("updatePrimaryVersion"),
+    );
     assert_eq!(
         k.pointer("/primary/name").and_then(Value::as_str),
         Some(new_version.as_str())
@@ -730,7 +802,12 @@ async fn mutations(world: &World, raw: &Raw) {
         )
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
-    assert_conforms(KMS, "CryptoKey", &a.body, &what("PATCH rotation"));
+    assert_conforms(
+        KMS,
+        "CryptoKey",
+        &tolerate_empty_attestation(&a.body),
+        &what("PATCH rotation"),
+    );
     assert_eq!(str_of(&a.body, "rotationPeriod"), "7776000s");
 
     // The audit entries the writes appended are valid LogEntries too.

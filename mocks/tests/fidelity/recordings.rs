@@ -348,7 +348,7 @@ fn world_for(catalog: &Catalog, r: &Recording) -> Value {
 // ---- what Google shows today ----
 
 /// A recorded version as of now: past its `destroyTime`, a scheduled destruction has happened.
-fn version_now(v: &mut Value, now: jiff::Timestamp) {
+pub fn version_now(v: &mut Value, now: jiff::Timestamp) {
     if str_of(v, "state") != "DESTROY_SCHEDULED" {
         return;
     }
@@ -365,10 +365,21 @@ fn version_now(v: &mut Value, now: jiff::Timestamp) {
     }
 }
 
-/// A recorded key as of now: each passed `nextRotationTime` created a new ENABLED primary
-/// (from the version template) and moved `nextRotationTime` on by `rotationPeriod`.
-/// Returns how many rotations happened.
+/// A recorded key as of now, when its versions so far end at its primary.
 fn key_now(k: &mut Value, now: jiff::Timestamp) -> u64 {
+    let primary = k
+        .pointer("/primary/name")
+        .and_then(Value::as_str)
+        .and_then(|n| n.rsplit('/').next()?.parse().ok())
+        .unwrap_or(0);
+    key_now_from(k, primary, now)
+}
+
+/// A key as of now, given the id of its last version: each passed `nextRotationTime` created
+/// a new ENABLED primary (from the version template, numbered after the last version) and
+/// moved `nextRotationTime` on by `rotationPeriod` (a schedule without a period rotates once
+/// and ends). Returns how many rotations happened.
+pub fn key_now_from(k: &mut Value, last_id: u64, now: jiff::Timestamp) -> u64 {
     if let Some(p) = k.get_mut("primary") {
         version_now(p, now);
     }
@@ -382,20 +393,22 @@ fn key_now(k: &mut Value, now: jiff::Timestamp) -> u64 {
     if next > now || str_of(k, "purpose") != "ENCRYPT_DECRYPT" {
         return 0;
     }
-    let period = gcp_mock::wire::parse_duration(str_of(k, "rotationPeriod")).unwrap();
-    let name = str_of(k, "name").to_owned();
-    let mut id: u64 = k
-        .pointer("/primary/name")
+    let period = k
+        .get("rotationPeriod")
         .and_then(Value::as_str)
-        .and_then(|n| n.rsplit('/').next()?.parse().ok())
-        .unwrap_or(0);
+        .and_then(gcp_mock::wire::parse_duration);
+    let name = str_of(k, "name").to_owned();
+    let mut id = last_id;
     let mut rotations = 0;
     let mut last = next;
     while next <= now {
         id += 1;
         rotations += 1;
         last = next;
-        next = next.checked_add(period).unwrap();
+        match period {
+            Some(p) => next = next.checked_add(p).unwrap(),
+            None => break,
+        }
     }
     k["primary"] = json!({
         "name": format!("{name}/cryptoKeyVersions/{id}"),
@@ -405,7 +418,11 @@ fn key_now(k: &mut Value, now: jiff::Timestamp) -> u64 {
         "createTime": last.to_string(),
         "generateTime": last.to_string(),
     });
-    k["nextRotationTime"] = json!(next.to_string());
+    if period.is_some() {
+        k["nextRotationTime"] = json!(next.to_string());
+    } else {
+        k.as_object_mut().unwrap().remove("nextRotationTime");
+    }
     rotations
 }
 

@@ -95,7 +95,11 @@ pub struct Answer {
 pub struct Raw {
     http: reqwest::Client,
     base: String,
+    user_agent: Option<&'static str>,
 }
+
+/// What the raw client says it is (every Google client library sends a User-Agent).
+pub const USER_AGENT: &str = "gcp-mock-fidelity/1.0 (raw JSON)";
 
 /// `k=v&...` with form encoding.
 pub fn query(pairs: &[(&str, &str)]) -> String {
@@ -112,6 +116,15 @@ impl Raw {
         Raw {
             http,
             base: server.url(),
+            user_agent: Some(USER_AGENT),
+        }
+    }
+
+    /// A client that sends no User-Agent header at all.
+    pub fn without_user_agent(server: &MockServer) -> Raw {
+        Raw {
+            user_agent: None,
+            ..Raw::new(server)
         }
     }
 
@@ -129,6 +142,9 @@ impl Raw {
             .request(method.clone(), format!("{}{}", self.base, path));
         if let Some(p) = principal {
             req = req.header(gcp_mock::PRINCIPAL_HEADER, p);
+        }
+        if let Some(ua) = self.user_agent {
+            req = req.header("user-agent", ua);
         }
         if let Some(b) = body {
             req = req
@@ -338,7 +354,8 @@ pub fn wire_problems(v: &Value, path: &str) -> Vec<String> {
 }
 
 /// `value` matches `schema` of `api` strictly (discovery document) and passes [`wire_problems`].
-pub fn assert_conforms(api: Api, schema: &str, value: &Value, what: &str) {
+/// Everything [`assert_conforms`] objects to.
+pub fn conformance_problems(api: Api, schema: &str, value: &Value) -> Vec<String> {
     let doc = Discovery::embedded(api);
     let mut problems: Vec<String> = doc
         .validate_strict(schema, value, "$")
@@ -346,6 +363,11 @@ pub fn assert_conforms(api: Api, schema: &str, value: &Value, what: &str) {
         .map(|v| v.to_string())
         .collect();
     problems.extend(wire_problems(value, "$"));
+    problems
+}
+
+pub fn assert_conforms(api: Api, schema: &str, value: &Value, what: &str) {
+    let problems = conformance_problems(api, schema, value);
     assert!(
         problems.is_empty(),
         "{what}: answer does not conform to {schema}:\n  {}\nanswer: {}",
