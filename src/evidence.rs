@@ -94,18 +94,37 @@ pub enum DataAccessLogging {
     Unknown,
 }
 
+/// One KMS admin action of the creator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdminAction {
+    pub method: String,
+    pub resource: String,
+    pub time: Option<Timestamp>,
+    pub insert_id: String,
+}
+
 /// What the principal that created the key did in KMS within the window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CreatorActivity {
+    pub principal: String,
     /// Count per method name, e.g. CreateCryptoKey: 3.
     pub actions: BTreeMap<String, u64>,
+    /// Its successful admin actions in time order (at most [`CreatorActivity::MAX_LISTED`]).
+    pub events: Vec<AdminAction>,
     /// Keys it created in the window (the alert's key included).
     pub keys_created: Vec<String>,
     /// Whether it did any KMS administration before creating this key, within the window.
     pub prior_admin: bool,
+    /// Its earliest KMS admin action in the window.
+    pub first_admin: Option<Timestamp>,
     pub entries_read: u64,
     /// True when the read stopped at its bound before the end of the window.
     pub truncated: bool,
+}
+
+impl CreatorActivity {
+    /// Actions listed individually; counts cover all of them.
+    pub const MAX_LISTED: usize = 500;
 }
 
 /// Uses of one principal with one method.
@@ -136,6 +155,8 @@ pub struct Usage {
 pub struct Investigation {
     pub key_name: KeyName,
     pub request: Request,
+    /// The key's project, from Resource Manager (its number names service agents).
+    pub project: Option<crate::gcp::Project>,
     pub window: Window,
     pub key: Option<KeyEvidence>,
     pub iam: IamEvidence,

@@ -12,13 +12,16 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::audit::{AuditEvent, AuditLogKind};
 use crate::evidence::{
-    CreatorActivity, DataAccessLogging, Gap, GapReason, IamEvidence, Investigation, KeyEvidence,
-    Usage, UsageRow, Window,
+    AdminAction, CreatorActivity, DataAccessLogging, Gap, GapReason, IamEvidence, Investigation,
+    KeyEvidence, Usage, UsageRow, Window,
 };
 use crate::gcp::{Gcp, GcpError, IamPolicy, LogQuery, Order};
 use crate::input::{KeySearch, Request, Subject};
 use crate::keyname::KeyName;
 use crate::logfilter;
+
+/// Folders between a project and its organization that are followed at most.
+const MAX_FOLDER_DEPTH: usize = 10;
 
 /// Bounds and windows of an investigation.
 #[derive(Debug, Clone)]
@@ -47,7 +50,11 @@ pub enum Outcome {
     /// Each key investigated.
     Investigated(Vec<Investigation>),
     /// The alert named no key and the Admin Activity log showed no matching creation.
-    NoKeyFound { search: KeySearch, detail: String },
+    NoKeyFound {
+        request: Request,
+        search: KeySearch,
+        detail: String,
+    },
 }
 
 /// Runs the investigation of one request.
@@ -58,12 +65,14 @@ pub async fn run(gcp: &Gcp, request: &Request, opts: &Options, now: Timestamp) -
             Ok(keys) if !keys.is_empty() => keys,
             Ok(_) => {
                 return Outcome::NoKeyFound {
+                    request: request.clone(),
                     search: search.clone(),
                     detail: "no CreateCryptoKey entry in the Admin Activity log matches the alert's project, key name, principal and time window".into(),
                 };
             }
             Err(e) => {
                 return Outcome::NoKeyFound {
+                    request: request.clone(),
                     search: search.clone(),
                     detail: format!("the Admin Activity log could not be searched: {e}"),
                 };
@@ -279,28 +288,46 @@ async fn investigate_key(
         usage_read,
     );
 
-    // Second wave: what depends on the project's parent.
-    let parent = project_res.as_ref().ok().and_then(|p| p.parent.clone());
-    let org = parent
-        .as_ref()
-        .filter(|p| p.starts_with("organizations/"))
-        .cloned();
+    // Then up the hierarchy: each folder's policy (audit configs are inherited)
+    // and its parent, until the organization, whose scope KMS Inventory needs
+    // for a complete answer (a key can protect resources in other projects).
+    let mut parent_policies: Vec<(String, Result<IamPolicy, GcpError>)> = Vec::new();
+    let mut hierarchy_gaps = Vec::new();
+    let mut next = project_res.as_ref().ok().and_then(|p| p.parent.clone());
+    let mut org = None;
+    for _ in 0..MAX_FOLDER_DEPTH {
+        match next.take() {
+            Some(folder) if folder.starts_with("folders/") => {
+                let (policy, parent) =
+                    tokio::join!(gcp.get_folder_iam_policy(&folder), gcp.get_folder(&folder));
+                parent_policies.push((folder.clone(), policy));
+                match parent {
+                    Ok(f) => next = f.parent,
+                    Err(e) => {
+                        hierarchy_gaps.push(Gap::from_error(&format!("hierarchy.{folder}"), &e))
+                    }
+                }
+            }
+            Some(o) if o.starts_with("organizations/") => {
+                org = Some(o);
+                break;
+            }
+            _ => break,
+        }
+    }
     let inventory_scope = org.clone().unwrap_or_else(|| project_resource.clone());
-    let parent_policy = async {
-        match parent.as_deref() {
-            Some(p) if p.starts_with("folders/") => {
-                Some((p.to_owned(), gcp.get_folder_iam_policy(p).await))
-            }
-            Some(p) if p.starts_with("organizations/") => {
-                Some((p.to_owned(), gcp.get_organization_iam_policy(p).await))
-            }
-            _ => None,
+    let org_policy = async {
+        match &org {
+            Some(o) => Some((o.clone(), gcp.get_organization_iam_policy(o).await)),
+            None => None,
         }
     };
-    let (parent_iam, inventory) = tokio::join!(
-        parent_policy,
+    let (org_iam, inventory) = tokio::join!(
+        org_policy,
         gcp.search_protected_resources(&inventory_scope, &name, opts.max_protected_resources),
     );
+    parent_policies.extend(org_iam);
+    gaps.extend(hierarchy_gaps);
 
     let key_evidence = match (key_res, versions_res) {
         (Ok(k), Ok(v)) => Some(KeyEvidence {
@@ -347,16 +374,17 @@ async fn investigate_key(
             audit_sources.push((project_resource.clone(), None));
         }
     }
-    match parent_iam {
-        Some((p, Ok(policy))) => audit_sources.push((p, Some(policy))),
-        Some((p, Err(e))) => {
-            gaps.push(Gap::from_error(
-                &format!("iam.{}", p.split('/').next().unwrap_or("parent")),
-                &e,
-            ));
-            audit_sources.push((p, None));
+    for (container, policy) in parent_policies {
+        match policy {
+            Ok(policy) => audit_sources.push((container, Some(policy))),
+            Err(e) => {
+                gaps.push(Gap::from_error(
+                    &format!("iam.{}", container.split('/').next().unwrap_or("parent")),
+                    &e,
+                ));
+                audit_sources.push((container, None));
+            }
         }
-        None => {}
     }
     let logging = data_access_logging(&audit_sources);
 
@@ -423,6 +451,7 @@ async fn investigate_key(
     Investigation {
         key_name: key.clone(),
         request: request.clone(),
+        project: project_res.ok(),
         window,
         key: key_evidence,
         iam,
@@ -446,6 +475,7 @@ fn creator_activity(
     truncated: bool,
 ) -> CreatorActivity {
     let mut out = CreatorActivity {
+        principal: creator.principal.clone(),
         entries_read: read,
         truncated,
         ..CreatorActivity::default()
@@ -462,6 +492,18 @@ fn creator_activity(
             && t < c
         {
             out.prior_admin = true;
+        }
+        out.first_admin = match (out.first_admin, e.timestamp) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if out.events.len() < CreatorActivity::MAX_LISTED {
+            out.events.push(AdminAction {
+                method: e.method.clone(),
+                resource: e.resource_name.clone(),
+                time: e.timestamp,
+                insert_id: e.insert_id.clone(),
+            });
         }
     }
     out

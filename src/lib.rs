@@ -8,14 +8,17 @@
 //! command glue (the only place `anyhow` is used).
 
 pub mod audit;
+pub mod case;
 pub mod cli;
 pub mod commands;
 pub mod evidence;
 pub mod exit;
+pub mod findings;
 pub mod gcp;
 pub mod input;
 pub mod investigate;
 pub mod keyname;
 pub mod logfilter;
+pub mod playbook;
 pub mod report;
 pub mod sanitize;

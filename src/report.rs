@@ -54,7 +54,7 @@ pub fn write(
             for o in outcomes {
                 match o {
                     Outcome::Investigated(list) => investigations.extend(list.iter()),
-                    Outcome::NoKeyFound { search, detail } => {
+                    Outcome::NoKeyFound { search, detail, .. } => {
                         unresolved.push(Unresolved { search, detail })
                     }
                 }
@@ -77,7 +77,7 @@ pub fn write(
                             text_report(out, inv, now)?;
                         }
                     }
-                    Outcome::NoKeyFound { search, detail } => {
+                    Outcome::NoKeyFound { search, detail, .. } => {
                         writeln!(out, "NO KEY FOUND in project {}", t(&search.project))?;
                         writeln!(
                             out,

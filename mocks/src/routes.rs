@@ -61,6 +61,12 @@ pub fn resolve(method: &str, path: &str) -> Option<Route> {
             false,
             resource,
         ),
+        ("v3", "GET", ["folders", _], None) => route(
+            "cloudresourcemanager.folders.get",
+            "resourcemanager.folders.get",
+            false,
+            resource,
+        ),
         ("v3", "POST", ["folders", _], Some("getIamPolicy")) => route(
             "cloudresourcemanager.folders.getIamPolicy",
             "resourcemanager.folders.getIamPolicy",

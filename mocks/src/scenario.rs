@@ -23,6 +23,8 @@ pub struct Scenario {
     pub name: String,
     pub organization: Option<String>,
     pub projects: Vec<Map<String, Value>>,
+    /// Resource Manager v3 `Folder`s (optional: folders only referenced elsewhere sit under the organization).
+    pub folders: Vec<Map<String, Value>>,
     pub key_rings: Vec<Map<String, Value>>,
     pub crypto_keys: Vec<Map<String, Value>>,
     pub crypto_key_versions: Vec<Map<String, Value>>,
@@ -83,6 +85,7 @@ type Section<'a> = (&'a str, &'a Discovery, &'a str, &'a [Map<String, Value>]);
 const SECTIONS: &[&str] = &[
     "organization",
     "projects",
+    "folders",
     "keyRings",
     "cryptoKeys",
     "cryptoKeyVersions",
@@ -172,6 +175,7 @@ impl Scenario {
             name: name.to_owned(),
             organization,
             projects: list(&mut root, "projects")?,
+            folders: list(&mut root, "folders")?,
             key_rings: list(&mut root, "keyRings")?,
             crypto_keys: list(&mut root, "cryptoKeys")?,
             crypto_key_versions: list(&mut root, "cryptoKeyVersions")?,
@@ -249,6 +253,10 @@ impl Scenario {
             {
                 return Err((v.path, v.problem));
             }
+        }
+        for (i, folder) in self.folders.iter().enumerate() {
+            check_folder(folder)
+                .map_err(|(field, problem)| (format!("$.folders[{i}].{field}"), problem))?;
         }
         for (i, project) in self.projects.iter().enumerate() {
             check_project(project)
@@ -401,6 +409,43 @@ impl Scenario {
         }
         Ok(())
     }
+}
+
+/// Resource Manager v3 `Folder` (not in the vendored discovery documents).
+fn check_folder(f: &Map<String, Value>) -> Result<(), (String, String)> {
+    const FIELDS: &[&str] = &[
+        "name",
+        "parent",
+        "displayName",
+        "state",
+        "createTime",
+        "updateTime",
+        "deleteTime",
+        "etag",
+    ];
+    if let Some(k) = f.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err((
+            k.clone(),
+            format!("unknown field (a v3 Folder has: {})", FIELDS.join(", ")),
+        ));
+    }
+    match f.get("name").and_then(Value::as_str) {
+        Some(n)
+            if n.strip_prefix("folders/")
+                .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())) => {}
+        _ => return Err(("name".into(), "must be \"folders/<number>\"".into())),
+    }
+    let parent_ok = f
+        .get("parent")
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.starts_with("organizations/") || s.starts_with("folders/"));
+    if !parent_ok {
+        return Err((
+            "parent".into(),
+            "must be \"organizations/N\" or \"folders/N\"".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Resource Manager v3 `Project` (not in the vendored discovery documents).

@@ -552,6 +552,7 @@ fn dispatch(
     };
     match (kind, method) {
         ("logging.entries", "list") => list_entries(state, body),
+        ("cloudresourcemanager.folders", "get") => state.get_folder(name),
         ("cloudresourcemanager.projects", "get") => {
             state.get_project(name.trim_start_matches("projects/"))
         }

@@ -39,6 +39,7 @@ struct StoredEntry {
 pub struct State {
     organization: Option<String>,
     projects: Vec<Map<String, Value>>,
+    folders: Vec<Map<String, Value>>,
     key_rings: BTreeMap<String, Map<String, Value>>,
     /// Keys without their `primary`, which is derived from `primaries` on read.
     crypto_keys: BTreeMap<String, Map<String, Value>>,
@@ -90,6 +91,7 @@ impl State {
         let mut state = State {
             organization: s.organization,
             projects: s.projects,
+            folders: s.folders,
             key_rings: BTreeMap::new(),
             crypto_keys: BTreeMap::new(),
             primaries: BTreeMap::new(),
@@ -936,6 +938,36 @@ impl State {
                     &format!("projects/{id_or_number}"),
                 )
             })
+    }
+
+    /// A folder from the scenario's `folders`, or one the scenario only refers to
+    /// (a project's parent, a policy), placed directly under the organization.
+    pub fn get_folder(&self, name: &str) -> Result<Value, ApiError> {
+        if let Some(f) = self
+            .folders
+            .iter()
+            .find(|f| str_field(f, "name") == Some(name))
+        {
+            return Ok(Value::Object(f.clone()));
+        }
+        let referenced = self.policies.contains_key(name)
+            || self
+                .projects
+                .iter()
+                .any(|p| str_field(p, "parent") == Some(name));
+        match (referenced, &self.organization) {
+            (true, Some(org)) => Ok(json!({
+                "name": name,
+                "parent": org,
+                "displayName": name.replace('/', "-"),
+                "state": "ACTIVE",
+            })),
+            _ => Err(ApiError::permission_denied(
+                "cloudresourcemanager.googleapis.com",
+                "resourcemanager.folders.get",
+                name,
+            )),
+        }
     }
 
     pub fn get_rm_policy(&self, resource: &str) -> Result<Value, ApiError> {

@@ -16,8 +16,8 @@ use jiff::Timestamp;
 use super::base64;
 use super::error::GcpError;
 use super::types::{
-    AuditConfig, AuditLogConfig, Binding, Condition, CryptoKey, CryptoKeyVersion, IamPolicy,
-    KeyRing, Project, ProtectedResource,
+    AuditConfig, AuditLogConfig, Binding, Condition, CryptoKey, CryptoKeyVersion, Folder,
+    IamPolicy, KeyRing, Project, ProtectedResource,
 };
 
 /// The NAME of an SDK enum value; the number when the SDK does not know the name (a value newer
@@ -197,6 +197,15 @@ pub(crate) fn project(p: &rm::Project) -> Project {
         parent: non_empty(&p.parent),
         display_name: p.display_name.clone(),
         state: enum_name!(p.state),
+    }
+}
+
+pub(crate) fn folder(f: &rm::Folder) -> Folder {
+    Folder {
+        name: f.name.clone(),
+        parent: non_empty(&f.parent),
+        display_name: f.display_name.clone(),
+        state: enum_name!(f.state),
     }
 }
 

@@ -28,8 +28,8 @@ mod tests;
 pub use config::{CredentialsMode, Endpoints, GcpConfig, RetryConfig};
 pub use error::GcpError;
 pub use types::{
-    AuditConfig, AuditLogConfig, Binding, Condition, CryptoKey, CryptoKeyVersion, IamPolicy,
-    KeyRing, LogPage, LogQuery, Order, Project, ProtectedResource, VersionState,
+    AuditConfig, AuditLogConfig, Binding, Condition, CryptoKey, CryptoKeyVersion, Folder,
+    IamPolicy, KeyRing, LogPage, LogQuery, Order, Project, ProtectedResource, VersionState,
 };
 
 /// The connected clients. Cheap to clone: every SDK client is an `Arc` inside.

@@ -7,7 +7,7 @@ use google_cloud_iam_v1::model::GetPolicyOptions;
 
 use super::error::GcpError;
 use super::kms::POLICY_VERSION;
-use super::types::{IamPolicy, Project};
+use super::types::{Folder, IamPolicy, Project};
 use super::{Gcp, convert};
 
 /// `"x"` or `"prefix/x"` → `"prefix/x"`.
@@ -32,6 +32,19 @@ impl Gcp {
             .await
             .map_err(|e| GcpError::from_gax(&e, &name))?;
         Ok(convert::project(&p))
+    }
+
+    /// A folder (`123` or `folders/123`): its parent leads to the organization.
+    pub async fn get_folder(&self, folder: &str) -> Result<Folder, GcpError> {
+        let name = qualified("folders", folder);
+        let f = self
+            .folders
+            .get_folder()
+            .set_name(name.clone())
+            .send()
+            .await
+            .map_err(|e| GcpError::from_gax(&e, &name))?;
+        Ok(convert::folder(&f))
     }
 
     /// IAM policy of a project (id, number or `projects/…`). `getIamPolicy` is a POST in

@@ -119,6 +119,17 @@ pub struct Project {
     pub state: String,
 }
 
+/// A Resource Manager folder.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Folder {
+    /// `folders/NUMBER`.
+    pub name: String,
+    /// `organizations/N` or `folders/N`.
+    pub parent: Option<String>,
+    pub display_name: String,
+    pub state: String,
+}
+
 /// A resource protected by a Cloud KMS key, as reported by KMS Inventory.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProtectedResource {
