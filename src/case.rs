@@ -21,7 +21,7 @@ pub enum CaseOutcome {
     Case(Box<Case>),
     /// The alert named no key and the Admin Activity log showed no matching creation.
     NoKeyFound {
-        request: Request,
+        request: Box<Request>,
         search: KeySearch,
         detail: String,
     },

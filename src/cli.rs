@@ -8,14 +8,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::gcp::{CredentialsMode, Endpoints, GcpConfig, RetryConfig};
 use crate::investigate::Options;
-use crate::report::Format;
+use crate::render::Format;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "kms-responder",
     version,
     about = "Investigate and respond to 'New Cloud KMS Key Created' (GCPNewKMSKey) alerts on Google Cloud",
-    after_help = "Exit codes: 0 complete, 1 failure, 2 usage error, 3 evidence incomplete (see the report's gaps)."
+    after_help = "Exit codes: 0 benign and complete, 1 failure, 2 usage error (nothing was sent to Google), \
+3 evidence incomplete (see the report's gaps), 4 findings (verdict suspicious or malicious)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -30,6 +31,17 @@ pub enum Command {
     Investigate(InvestigateArgs),
     /// Run an investigation end to end against the embedded Google Cloud mock.
     Demo(DemoArgs),
+    /// Print the JSON Schema of the `--format json` report.
+    Schema,
+    /// Work with playbooks.
+    #[command(subcommand)]
+    Playbook(PlaybookCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlaybookCommand {
+    /// Validate a playbook file; errors give line and column.
+    Check { file: PathBuf },
 }
 
 #[derive(Debug, Args)]
@@ -39,12 +51,16 @@ pub struct InvestigateArgs {
     pub inputs: Vec<String>,
     #[command(flatten)]
     pub output: OutputArgs,
-    /// How far before the event the log queries reach, e.g. 7d, 36h.
-    #[arg(long, default_value = "7d", value_parser = parse_span)]
-    pub lookback: Duration,
-    /// Pages of 1000 log entries read at most per query.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub max_pages: u32,
+    /// Playbook (YAML) with thresholds, trust and verdict rules; default: the
+    /// bundled one for the alert type.
+    #[arg(long, value_name = "FILE")]
+    pub playbook: Option<PathBuf>,
+    /// How far before the event the log queries reach, e.g. 7d, 36h (default: the playbook's).
+    #[arg(long, value_parser = parse_span)]
+    pub lookback: Option<Duration>,
+    /// Pages of 1000 log entries read at most per query (default: the playbook's).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_pages: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -140,11 +156,14 @@ impl GoogleArgs {
 }
 
 impl InvestigateArgs {
-    pub fn options(&self) -> Options {
+    /// The playbook's bounds, with the command line's overrides.
+    pub fn options(&self, playbook: &crate::playbook::Playbook) -> Options {
         Options {
-            lookback: jiff::SignedDuration::try_from(self.lookback)
-                .unwrap_or(jiff::SignedDuration::from_hours(7 * 24)),
-            max_pages: self.max_pages,
+            lookback: self
+                .lookback
+                .and_then(|d| jiff::SignedDuration::try_from(d).ok())
+                .unwrap_or(playbook.lookback),
+            max_pages: self.max_pages.unwrap_or(playbook.max_log_pages),
             ..Options::default()
         }
     }

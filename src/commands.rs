@@ -1,26 +1,52 @@
 //! Command glue: turn validated arguments into work and an exit code.
 
 use std::io::{IsTerminal as _, Read as _, Write};
+use std::path::Path;
 
 use anyhow::Context as _;
 use jiff::Timestamp;
 
-use crate::cli::{Cli, Command, DemoArgs, InvestigateArgs, OutputArgs};
+use crate::case::{Case, CaseOutcome};
+use crate::cli::{Cli, Command, DemoArgs, InvestigateArgs, OutputArgs, PlaybookCommand};
 use crate::exit::{self, UsageError};
+use crate::findings::Verdict;
 use crate::gcp::{Gcp, GcpConfig};
 use crate::input::{self, Request};
 use crate::investigate::{self, Options, Outcome};
-use crate::report;
+use crate::playbook::{self, Playbook};
+use crate::render::{self, Style};
 
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Investigate(args) => {
             let requests = read_inputs(&args)?;
+            let jobs = plan(&requests, &args)?;
             let gcp = connect(&cli.google.config()).await?;
-            investigate_and_report(&gcp, &requests, &args.options(), &args.output).await
+            let outcomes = investigate_all(&gcp, jobs).await;
+            write_report(&args.output, &outcomes)?;
+            Ok(exit_code(&outcomes))
         }
         Command::Demo(args) => demo(&cli.google.config(), &args).await,
+        Command::Schema => {
+            let schema = serde_json::to_string_pretty(&render::json_schema())?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{schema}")?;
+            Ok(exit::OK)
+        }
+        Command::Playbook(PlaybookCommand::Check { file }) => {
+            match playbook::check_command(&file) {
+                Ok(line) => {
+                    println!("{line}");
+                    Ok(exit::OK)
+                }
+                Err(e) => Err(UsageError::new(
+                    e.to_string(),
+                    "fix the playbook at the position shown; see playbooks/README.md",
+                )
+                .into()),
+            }
+        }
     }
 }
 
@@ -47,8 +73,7 @@ fn read_inputs(args: &InvestigateArgs) -> anyhow::Result<Vec<Request>> {
         } else if raw.starts_with("projects/") || raw.starts_with("//cloudkms.googleapis.com/") {
             (format!("argument {raw:?}"), raw.clone())
         } else {
-            let path = std::path::Path::new(raw);
-            let text = std::fs::read_to_string(path).map_err(|e| {
+            let text = std::fs::read_to_string(Path::new(raw)).map_err(|e| {
                 UsageError::new(
                     format!("cannot read {raw}: {e}"),
                     "give a file, `-` for stdin, or a key name projects/P/locations/L/keyRings/R/cryptoKeys/K",
@@ -67,53 +92,152 @@ fn read_inputs(args: &InvestigateArgs) -> anyhow::Result<Vec<Request>> {
     Ok(requests)
 }
 
-async fn investigate_and_report(
-    gcp: &Gcp,
-    requests: &[Request],
-    options: &Options,
-    output: &OutputArgs,
-) -> anyhow::Result<u8> {
-    let now = Timestamp::now();
-    let progress = std::io::stderr().is_terminal();
-    if progress {
-        eprint!("investigating {} request(s)…", requests.len());
-    }
-    let runs = requests
-        .iter()
-        .map(|r| investigate::run(gcp, r, options, now));
-    let outcomes: Vec<Outcome> = futures::future::join_all(runs).await;
-    if progress {
-        eprint!("\r\x1b[2K");
-    }
-    write_report(output, &outcomes, now)?;
-    let incomplete = outcomes.iter().any(|o| match o {
-        Outcome::Investigated(list) => list.iter().any(|i| !i.gaps.is_empty()),
-        Outcome::NoKeyFound { .. } => false,
-    });
-    Ok(if incomplete {
-        exit::INCOMPLETE
-    } else {
-        exit::OK
-    })
+/// One request with the playbook and bounds that apply to it.
+struct Job {
+    request: Request,
+    playbook: Playbook,
+    options: Options,
 }
 
-fn write_report(output: &OutputArgs, outcomes: &[Outcome], now: Timestamp) -> anyhow::Result<()> {
+/// Chooses each request's playbook (the one given, or the bundled one for its
+/// alert type) before any call is made, so a bad playbook changes nothing.
+fn plan(requests: &[Request], args: &InvestigateArgs) -> anyhow::Result<Vec<Job>> {
+    let explicit = match &args.playbook {
+        Some(path) => Some(playbook::load(path).map_err(|e| {
+            UsageError::new(
+                e.to_string(),
+                "fix the playbook at the position shown, or drop --playbook for the bundled one",
+            )
+        })?),
+        None => None,
+    };
+    requests
+        .iter()
+        .map(|request| {
+            let playbook = match &explicit {
+                Some(p) => p.clone(),
+                None => playbook::for_alert_type(request.alert_type.as_deref()).map_err(|e| {
+                    UsageError::new(e.to_string(), "pass --playbook FILE for this alert type")
+                })?,
+            };
+            let options = args.options(&playbook);
+            Ok(Job {
+                request: request.clone(),
+                playbook,
+                options,
+            })
+        })
+        .collect()
+}
+
+/// Investigates every request concurrently and assesses each key found.
+async fn investigate_all(gcp: &Gcp, jobs: Vec<Job>) -> Vec<CaseOutcome> {
+    let now = Timestamp::now();
+    let progress = Progress::start(jobs.len());
+    let runs = jobs.iter().map(|job| async move {
+        let outcome = investigate::run(gcp, &job.request, &job.options, now).await;
+        (job, outcome)
+    });
+    let done = futures::future::join_all(runs).await;
+    progress.stop();
+    let mut outcomes = Vec::new();
+    for (job, outcome) in done {
+        match outcome {
+            Outcome::Investigated(list) => {
+                for investigation in list {
+                    let assessment = crate::assess::assess(&investigation, &job.playbook);
+                    outcomes.push(CaseOutcome::Case(Box::new(Case {
+                        investigation,
+                        assessment,
+                    })));
+                }
+            }
+            Outcome::NoKeyFound {
+                request,
+                search,
+                detail,
+            } => {
+                outcomes.push(CaseOutcome::NoKeyFound {
+                    request,
+                    search,
+                    detail,
+                });
+            }
+        }
+    }
+    outcomes
+}
+
+/// 4 when any verdict calls for action, else 3 when evidence is missing, else 0.
+fn exit_code(outcomes: &[CaseOutcome]) -> u8 {
+    let cases = outcomes.iter().filter_map(|o| match o {
+        CaseOutcome::Case(c) => Some(c),
+        CaseOutcome::NoKeyFound { .. } => None,
+    });
+    let mut code = exit::OK;
+    for c in cases {
+        if c.assessment.verdict != Verdict::Benign {
+            return exit::FINDINGS;
+        }
+        if !c.investigation.gaps.is_empty() {
+            code = exit::INCOMPLETE;
+        }
+    }
+    code
+}
+
+fn write_report(output: &OutputArgs, outcomes: &[CaseOutcome]) -> anyhow::Result<()> {
+    let now = Timestamp::now();
     match &output.file {
         Some(path) => {
             let mut buf = Vec::new();
-            report::write(&mut buf, output.format, outcomes, now)?;
+            render::write(&mut buf, output.format, outcomes, now, Style::PLAIN)?;
             std::fs::write(path, buf)
                 .with_context(|| format!("cannot write the report to {}", path.display()))?;
             eprintln!("report written to {}", path.display());
         }
         None => {
             let stdout = std::io::stdout();
+            let style = Style::detect(stdout.is_terminal());
             let mut lock = stdout.lock();
-            report::write(&mut lock, output.format, outcomes, now)?;
+            render::write(&mut lock, output.format, outcomes, now, style)?;
             lock.flush()?;
         }
     }
     Ok(())
+}
+
+/// A spinner on stderr while calls are in flight, only when stderr is a terminal.
+struct Progress {
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(requests: usize) -> Progress {
+        if !std::io::stderr().is_terminal() {
+            return Progress { task: None };
+        }
+        let task = tokio::spawn(async move {
+            const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
+            let started = std::time::Instant::now();
+            for i in 0usize.. {
+                eprint!(
+                    "\r{} investigating {requests} input(s)… {:.1}s",
+                    FRAMES[i % FRAMES.len()],
+                    started.elapsed().as_secs_f32()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        });
+        Progress { task: Some(task) }
+    }
+
+    fn stop(self) {
+        if let Some(task) = self.task {
+            task.abort();
+            eprint!("\r\x1b[2K");
+        }
+    }
 }
 
 /// Starts the embedded mock with a bundled scenario and investigates its
@@ -156,7 +280,23 @@ async fn demo(base: &GcpConfig, args: &DemoArgs) -> anyhow::Result<u8> {
         alert,
     )
     .context("the bundled alert does not parse")?;
-    investigate_and_report(&gcp, &requests, &Options::default(), &args.output).await?;
+    let mut jobs = Vec::new();
+    for request in requests {
+        let playbook = playbook::for_alert_type(request.alert_type.as_deref())
+            .context("the bundled playbook")?;
+        let options = Options {
+            lookback: playbook.lookback,
+            max_pages: playbook.max_log_pages,
+            ..Options::default()
+        };
+        jobs.push(Job {
+            request,
+            playbook,
+            options,
+        });
+    }
+    let outcomes = investigate_all(&gcp, jobs).await;
+    write_report(&args.output, &outcomes)?;
     let calls = server.requests();
     let writes = calls.iter().filter(|c| c.mutating).count();
     eprintln!(

@@ -2,10 +2,11 @@
 //!
 //! | code | meaning |
 //! |------|---------|
-//! | 0 | done; every piece of evidence was gathered |
+//! | 0 | done: verdict benign and every piece of evidence gathered |
 //! | 1 | failure: the tool could not do its job (API unreachable, internal error) |
-//! | 2 | usage error: bad arguments or input; nothing was sent to Google |
-//! | 3 | done, but evidence is incomplete: the report's gaps say what and why |
+//! | 2 | usage error: bad arguments, input or playbook; nothing was sent to Google |
+//! | 3 | done, verdict benign, but evidence is incomplete: the report's gaps say what and why |
+//! | 4 | done, findings: some verdict is suspicious or malicious (wins over 3, the more urgent signal) |
 
 /// Exit code for a complete run.
 pub const OK: u8 = 0;
@@ -15,6 +16,9 @@ pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
 /// Exit code when some evidence could not be gathered.
 pub const INCOMPLETE: u8 = 3;
+
+/// Exit code when some verdict is suspicious or malicious.
+pub const FINDINGS: u8 = 4;
 
 /// A user error: says what is wrong and how to fix it. Exit code 2.
 #[derive(Debug, thiserror::Error)]

@@ -51,7 +51,7 @@ pub enum Outcome {
     Investigated(Vec<Investigation>),
     /// The alert named no key and the Admin Activity log showed no matching creation.
     NoKeyFound {
-        request: Request,
+        request: Box<Request>,
         search: KeySearch,
         detail: String,
     },
@@ -65,14 +65,14 @@ pub async fn run(gcp: &Gcp, request: &Request, opts: &Options, now: Timestamp) -
             Ok(keys) if !keys.is_empty() => keys,
             Ok(_) => {
                 return Outcome::NoKeyFound {
-                    request: request.clone(),
+                    request: Box::new(request.clone()),
                     search: search.clone(),
                     detail: "no CreateCryptoKey entry in the Admin Activity log matches the alert's project, key name, principal and time window".into(),
                 };
             }
             Err(e) => {
                 return Outcome::NoKeyFound {
-                    request: request.clone(),
+                    request: Box::new(request.clone()),
                     search: search.clone(),
                     detail: format!("the Admin Activity log could not be searched: {e}"),
                 };

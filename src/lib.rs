@@ -7,6 +7,7 @@
 //! [`investigate`] orchestrates reads; [`report`] writes; [`commands`] is the
 //! command glue (the only place `anyhow` is used).
 
+pub mod assess;
 pub mod audit;
 pub mod case;
 pub mod cli;
@@ -20,5 +21,5 @@ pub mod investigate;
 pub mod keyname;
 pub mod logfilter;
 pub mod playbook;
-pub mod report;
+pub mod render;
 pub mod sanitize;

@@ -9,14 +9,14 @@ use crate::support::{alert, investigate_json, mock, mutating, run};
 async fn ransomware_precursor_evidence_is_gathered_without_any_write() {
     let server = mock("ransomware-precursor", MockConfig::default()).await;
     let (code, report) = investigate_json(&server, &alert("ransomware-precursor")).await;
-    assert_eq!(report["schema_version"], "0.1.0");
-    let inv = &report["investigations"][0];
+    assert_eq!(report["schema_version"], "1.0.0");
+    let inv = &report["reports"][0];
     assert_eq!(
-        inv["key_name"],
+        inv["key"]["name"],
         "projects/acme-payments-prod/locations/us-east1/keyRings/ops-recovery-kr/cryptoKeys/ledger-exports-v2"
     );
-    assert_eq!(inv["key"]["key"]["import_only"], true);
-    assert_eq!(inv["key"]["key"]["protection_level"], "HSM");
+    assert_eq!(inv["key"]["details"]["import_only"], true);
+    assert_eq!(inv["key"]["details"]["protection_level"], "HSM");
     assert_eq!(
         inv["creator"]["principal"],
         "deploy-bot@acme-payments-prod.iam.gserviceaccount.com"
@@ -33,7 +33,10 @@ async fn ransomware_precursor_evidence_is_gathered_without_any_write() {
         Some(2)
     );
     assert_eq!(inv["usage"]["logging"]["state"], "enabled");
-    assert_eq!(inv["usage"]["logging"]["by"][0], "folders/219845530771");
+    assert_eq!(
+        inv["usage"]["logging"]["enabled_by"][0],
+        "folders/219845530771"
+    );
     assert_eq!(inv["usage"]["total_calls"], 40);
     let members: Vec<&str> = inv["iam"]["key"]["bindings"][0]["members"]
         .as_array()
@@ -53,7 +56,8 @@ async fn ransomware_precursor_evidence_is_gathered_without_any_write() {
             .is_some_and(|r| !r.is_empty())
     );
     assert_eq!(inv["gaps"], Value::Array(vec![]), "{}", inv["gaps"]);
-    assert_eq!(code, 0);
+    assert_eq!(inv["verdict"], "malicious");
+    assert_eq!(code, 4, "a malicious verdict exits 4");
 
     let ledger = server.requests();
     assert!(
@@ -74,11 +78,11 @@ async fn ransomware_precursor_evidence_is_gathered_without_any_write() {
 async fn an_alert_without_a_key_name_is_resolved_from_the_admin_activity_log() {
     let server = mock("suspicious-human-offhours", MockConfig::default()).await;
     let (_, report) = investigate_json(&server, &alert("suspicious-human-offhours")).await;
-    let keys: Vec<&str> = report["investigations"]
+    let keys: Vec<&str> = report["reports"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|i| i["key_name"].as_str())
+        .filter_map(|i| i["key"]["name"].as_str())
         .collect();
     // The alert names only project, short key name and user; an older key with the
     // same short name exists in another key ring and must not be picked.
@@ -88,7 +92,7 @@ async fn an_alert_without_a_key_name_is_resolved_from_the_admin_activity_log() {
             "projects/acme-analytics-prod/locations/europe-west1/keyRings/dr-sync/cryptoKeys/backup-key"
         ]
     );
-    let inv = &report["investigations"][0];
+    let inv = &report["reports"][0];
     assert_eq!(inv["creator"]["principal"], "jordan.lee@acme.example");
     assert_eq!(inv["creator"]["caller_ip"], "203.0.113.45");
     assert_eq!(
@@ -117,13 +121,14 @@ async fn a_key_name_alone_anchors_the_window_on_the_keys_creation() {
     let server = mock("benign-ci", MockConfig::default()).await;
     let key = "projects/acme-orders-prod/locations/us-central1/keyRings/orders-prod-kr/cryptoKeys/orders-db-cmek";
     let (code, report) = investigate_json(&server, key).await;
-    let inv = &report["investigations"][0];
+    let inv = &report["reports"][0];
     assert_eq!(inv["window"]["anchor"], "key creation time");
     assert_eq!(
         inv["creator"]["principal"],
         "terraform-ci@acme-ci-cd.iam.gserviceaccount.com"
     );
     assert_eq!(inv["creator_activity"]["prior_admin"], true);
+    assert_eq!(inv["verdict"], "benign");
     assert_eq!(code, 0, "{}", inv["gaps"]);
 }
 
@@ -139,7 +144,8 @@ async fn a_denied_read_becomes_a_gap_naming_the_permission_and_the_rest_is_kept(
     };
     let server = mock("benign-ci", config).await;
     let (code, report) = investigate_json(&server, &alert("benign-ci")).await;
-    let inv = &report["investigations"][0];
+    let inv = &report["reports"][0];
+    assert_eq!(inv["verdict"], "benign");
     assert_eq!(code, 3, "incomplete evidence has its own exit code");
     let gap = inv["gaps"]
         .as_array()
@@ -148,7 +154,7 @@ async fn a_denied_read_becomes_a_gap_naming_the_permission_and_the_rest_is_kept(
     let gap = gap.unwrap_or_else(|| panic!("no iam.key gap: {}", inv["gaps"]));
     assert_eq!(gap["reason"], "permission_denied");
     assert_eq!(gap["permission"], "cloudkms.cryptoKeys.getIamPolicy");
-    assert!(inv["key"]["key"]["name"].is_string());
+    assert!(inv["key"]["details"].is_object());
     assert!(inv["creator"]["principal"].is_string());
     assert!(inv["iam"]["key_ring"].is_object());
 }
@@ -233,5 +239,98 @@ async fn demo_runs_the_whole_report_and_exits_zero() {
                 "{scenario}: no {section} in\n{stdout}"
             );
         }
+    }
+}
+
+/// Each bundled scenario gives its expected findings and verdict (mocks/scenarios/README.md).
+#[tokio::test(flavor = "multi_thread")]
+async fn each_bundled_scenario_gives_its_expected_findings_and_verdict() {
+    let expectations: [(&str, &[&str], &str, i32); 4] = [
+        ("benign-ci", &[], "benign", 0),
+        (
+            "suspicious-human-offhours",
+            &[
+                "public-access",
+                "primitive-role",
+                "separation-of-duties",
+                "external-member",
+                "creator-off-hours",
+                "creator-bulk-creation",
+                "creator-new-actor",
+                "creator-untrusted-ip",
+                "rotation-missing",
+                "usage-unexpected-principal",
+            ],
+            "malicious",
+            4,
+        ),
+        (
+            "ransomware-precursor",
+            &[
+                "primitive-role",
+                "service-agent-granted",
+                "creator-off-hours",
+                "creator-new-actor",
+                "creator-impersonated",
+                "creator-untrusted-ip",
+                "creator-unusual-user-agent",
+                "external-key-material",
+                "rotation-missing",
+                "usage-cross-project",
+                "destroy-scheduled",
+            ],
+            "malicious",
+            4,
+        ),
+        (
+            "data-access-off",
+            &["rotation-too-long", "usage-unknown"],
+            "benign",
+            3,
+        ),
+    ];
+    for (scenario, findings, verdict, exit_code) in expectations {
+        let server = mock(scenario, MockConfig::default()).await;
+        let (code, report) = investigate_json(&server, &alert(scenario)).await;
+        let r = &report["reports"][0];
+        let mut got: Vec<&str> = r["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["id"].as_str())
+            .collect();
+        got.sort_unstable();
+        let mut want = findings.to_vec();
+        want.sort_unstable();
+        assert_eq!(got, want, "{scenario}: findings");
+        assert_eq!(
+            r["verdict"], verdict,
+            "{scenario}: verdict (rule {})",
+            r["verdict_rule"]
+        );
+        assert_eq!(code, exit_code, "{scenario}: exit code");
+        for f in r["findings"].as_array().into_iter().flatten() {
+            assert!(
+                f["title"].as_str().is_some_and(|t| !t.is_empty()),
+                "{scenario}: {f}"
+            );
+            assert!(f["severity"].is_string(), "{scenario}: {f}");
+        }
+        if verdict != "benign" {
+            assert!(
+                r["recommended_actions"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty()),
+                "{scenario}"
+            );
+            assert!(
+                r["drivers"].as_array().is_some_and(|d| !d.is_empty()),
+                "{scenario}"
+            );
+        }
+        assert!(
+            mutating(&server.requests()).is_empty(),
+            "{scenario}: an investigation must not write"
+        );
     }
 }

@@ -8,8 +8,14 @@ use crate::support::{alert, investigate_json, mock};
 async fn with_data_access_logs_off_usage_is_unknown_not_zero() {
     let server = mock("data-access-off", MockConfig::default()).await;
     let (code, report) = investigate_json(&server, &alert("data-access-off")).await;
-    let inv = &report["investigations"][0];
+    let inv = &report["reports"][0];
     assert_eq!(inv["usage"]["logging"]["state"], "disabled");
+    assert_eq!(inv["usage"]["status"], "unknown");
+    assert!(
+        inv["usage"]["total_calls"].is_null(),
+        "unknown, never zero: {}",
+        inv["usage"]
+    );
     let gap = inv["gaps"]
         .as_array()
         .and_then(|g| g.iter().find(|g| g["evidence"] == "usage"))
@@ -20,7 +26,7 @@ async fn with_data_access_logs_off_usage_is_unknown_not_zero() {
         "{}",
         inv["gaps"]
     );
-    assert_eq!(code, 3);
+    assert_eq!(code, 3, "benign with a gap is incomplete");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -28,7 +34,7 @@ async fn usage_of_a_key_does_not_include_a_key_whose_name_extends_it() {
     // benign-ci has orders-db-cmek and orders-db-cmek-backup, each with its own usage.
     let server = mock("benign-ci", MockConfig::default()).await;
     let (_, report) = investigate_json(&server, &alert("benign-ci")).await;
-    let inv = &report["investigations"][0];
+    let inv = &report["reports"][0];
     let state = server.state();
     let expected = state["logEntries"]
         .as_array()
