@@ -15,12 +15,16 @@ use crate::keyname::KeyName;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "reason")]
 pub enum GapReason {
-    PermissionDenied { permission: Option<String> },
+    PermissionDenied {
+        permission: Option<String>,
+    },
     NotFound,
     Quota,
     Timeout,
     Unavailable,
     LogsOff,
+    /// The window reaches back further than the logs are kept.
+    RetentionExceeded,
     Error,
 }
 
@@ -77,6 +81,17 @@ pub struct IamEvidence {
     pub key_ring: Option<IamPolicy>,
     /// Project bindings that reach KMS: cloudkms roles, owner, editor.
     pub project_kms_bindings: Vec<Binding>,
+    /// The same kind of bindings on the folders and organization above the
+    /// project: IAM is inherited, so they reach the key too.
+    pub inherited_kms_bindings: Vec<InheritedBinding>,
+}
+
+/// A binding on a container above the project.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InheritedBinding {
+    /// `folders/N` or `organizations/N`.
+    pub container: String,
+    pub binding: Binding,
 }
 
 /// Whether Data Access logs record use of Cloud KMS.
@@ -137,6 +152,13 @@ pub struct UsageRow {
     pub first: Option<Timestamp>,
     pub last: Option<Timestamp>,
     pub caller_ips: Vec<String>,
+    /// The insertIds of the first few calls, to cite as evidence.
+    pub sample_insert_ids: Vec<String>,
+}
+
+impl UsageRow {
+    /// insertIds kept per row.
+    pub const SAMPLES: usize = 3;
 }
 
 /// Who used the key, from Data Access logs.

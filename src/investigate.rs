@@ -12,8 +12,8 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::audit::{AuditEvent, AuditLogKind};
 use crate::evidence::{
-    AdminAction, CreatorActivity, DataAccessLogging, Gap, GapReason, IamEvidence, Investigation,
-    KeyEvidence, Usage, UsageRow, Window,
+    AdminAction, CreatorActivity, DataAccessLogging, Gap, GapReason, IamEvidence, InheritedBinding,
+    Investigation, KeyEvidence, Usage, UsageRow, Window,
 };
 use crate::gcp::{Gcp, GcpError, IamPolicy, LogQuery, Order};
 use crate::input::{KeySearch, Request, Subject};
@@ -247,6 +247,7 @@ async fn investigate_key(
                 first: None,
                 last: None,
                 caller_ips: Vec::new(),
+                sample_insert_ids: Vec::new(),
             });
         row.calls += 1;
         if e.status_code != 0 {
@@ -260,6 +261,9 @@ async fn investigate_key(
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
+        if row.sample_insert_ids.len() < UsageRow::SAMPLES && !e.insert_id.is_empty() {
+            row.sample_insert_ids.push(e.insert_id.clone());
+        }
         if !e.caller_ip.is_empty()
             && !row.caller_ips.contains(&e.caller_ip)
             && row.caller_ips.len() < 16
@@ -376,7 +380,19 @@ async fn investigate_key(
     }
     for (container, policy) in parent_policies {
         match policy {
-            Ok(policy) => audit_sources.push((container, Some(policy))),
+            Ok(policy) => {
+                iam.inherited_kms_bindings.extend(
+                    policy
+                        .bindings
+                        .iter()
+                        .filter(|b| reaches_kms(&b.role))
+                        .map(|b| InheritedBinding {
+                            container: container.clone(),
+                            binding: b.clone(),
+                        }),
+                );
+                audit_sources.push((container, Some(policy)));
+            }
             Err(e) => {
                 gaps.push(Gap::from_error(
                     &format!("iam.{}", container.split('/').next().unwrap_or("parent")),
@@ -419,6 +435,27 @@ async fn investigate_key(
             false
         }
     };
+    // Data Access entries are kept 30 days by default (the _Default bucket),
+    // Admin Activity 400 days: a window reaching further back cannot be complete.
+    if now.duration_since(window.start) > SignedDuration::from_hours(30 * 24)
+        && logging != DataAccessLogging::Disabled
+    {
+        gaps.push(Gap {
+            evidence: "usage".into(),
+            reason: GapReason::RetentionExceeded,
+            detail: format!(
+                "the window starts {}, but Data Access logs are kept 30 days by default: earlier use may be gone",
+                window.start
+            ),
+        });
+    }
+    if now.duration_since(window.start) > SignedDuration::from_hours(400 * 24) {
+        gaps.push(Gap {
+            evidence: "creator".into(),
+            reason: GapReason::RetentionExceeded,
+            detail: "Admin Activity logs are kept 400 days: activity before that is gone".into(),
+        });
+    }
     if logging == DataAccessLogging::Disabled {
         gaps.push(Gap {
             evidence: "usage".into(),

@@ -4,7 +4,7 @@
 //!
 //! Layers: [`input`], [`audit`], [`keyname`], [`logfilter`] and [`evidence`]
 //! are the pure core; [`gcp`] is the only module that knows the SDK;
-//! [`investigate`] orchestrates reads; [`report`] writes; [`commands`] is the
+//! [`investigate`] orchestrates reads; [`assess`] turns evidence into findings and a verdict; [`render`] writes; [`commands`] is the
 //! command glue (the only place `anyhow` is used).
 
 pub mod assess;

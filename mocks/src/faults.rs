@@ -1,13 +1,15 @@
 //! Fault injection: what goes wrong, on which API method, and how often.
 //!
-//! A rule is written `METHOD_ID=KIND[,times=N][,rate=P][,retry-after=S]`, where
+//! A rule is written `METHOD_ID=KIND[,times=N][,rate=P][,after=N][,retry-after=S]`, where
 //! METHOD_ID is the discovery method id the request maps to (`*` matches any
 //! run of characters, `*` alone matches all), e.g.
 //! `logging.entries.list=503,times=2` or
 //! `cloudkms.projects.locations.keyRings.cryptoKeys.getIamPolicy=403`.
 //! KIND is an HTTP status (answered in Google's error envelope), `hang` (never
 //! answer), `delay=MS` (answer late), `reset` (drop the connection) or
-//! `malformed` (a 200 whose body is cut short).
+//! `malformed` (a 200 whose body is cut short). `after=N` lets the first N
+//! matching requests through untouched before the rule starts counting, so
+//! `...cryptoKeyVersions.patch=403,after=1,times=1` fails the second PATCH only.
 
 use std::fmt;
 
@@ -42,6 +44,8 @@ pub struct FaultRule {
     pub method: String,
     pub kind: FaultKind,
     pub trigger: Trigger,
+    /// Matching requests let through before the rule applies (`after=N`; 0 by default).
+    pub after: u32,
 }
 
 /// Why a rule did not parse.
@@ -62,7 +66,7 @@ impl std::str::FromStr for FaultRule {
         };
         let (method, spec) = rule
             .split_once('=')
-            .ok_or_else(|| fail("expected METHOD_ID=KIND[,times=N|,rate=P]"))?;
+            .ok_or_else(|| fail("expected METHOD_ID=KIND[,times=N|,rate=P][,after=N]"))?;
         let method = method.trim();
         if method.is_empty() {
             return Err(fail(
@@ -96,11 +100,17 @@ impl std::str::FromStr for FaultRule {
             }
         };
         let mut trigger = Trigger::Always;
+        let mut after = 0;
         for part in parts {
             let (k, v) = part
                 .split_once('=')
-                .ok_or_else(|| fail("options are times=N, rate=P, retry-after=S"))?;
+                .ok_or_else(|| fail("options are times=N, rate=P, after=N, retry-after=S"))?;
             match k {
+                "after" => {
+                    after = v
+                        .parse()
+                        .map_err(|_| fail("after=N needs a whole number"))?;
+                }
                 "times" => {
                     trigger = Trigger::Times(
                         v.parse()
@@ -123,13 +133,14 @@ impl std::str::FromStr for FaultRule {
                     }
                     _ => return Err(fail("retry-after only applies to a status")),
                 },
-                _ => return Err(fail("options are times=N, rate=P, retry-after=S")),
+                _ => return Err(fail("options are times=N, rate=P, after=N, retry-after=S")),
             }
         }
         Ok(FaultRule {
             method: method.to_owned(),
             kind,
             trigger,
+            after,
         })
     }
 }
@@ -148,6 +159,9 @@ impl fmt::Display for FaultRule {
             Trigger::Always => {}
             Trigger::Times(n) => write!(f, ",times={n}")?,
             Trigger::Rate(p) => write!(f, ",rate={p}")?,
+        }
+        if self.after > 0 {
+            write!(f, ",after={}", self.after)?;
         }
         if let FaultKind::Status {
             retry_after: Some(s),
@@ -188,6 +202,8 @@ impl FaultRule {
 pub struct ActiveFault {
     pub rule: FaultRule,
     fired: u32,
+    /// Matching requests let through so far under `after=N`.
+    passed: u32,
     rng: u64,
 }
 
@@ -196,12 +212,17 @@ impl ActiveFault {
         ActiveFault {
             rule,
             fired: 0,
+            passed: 0,
             rng: 0x2545_F491_4F6C_DD1D,
         }
     }
 
     /// Whether the rule fires for this (matching) request; advances its state.
     pub fn fire(&mut self) -> bool {
+        if self.passed < self.rule.after {
+            self.passed += 1;
+            return false;
+        }
         match self.rule.trigger {
             Trigger::Always => true,
             Trigger::Times(n) => {
@@ -294,5 +315,36 @@ mod tests {
         let mut f = ActiveFault::new("x=503,rate=0.25".parse().unwrap_or_else(|e| panic!("{e}")));
         let hits = (0..4000).filter(|_| f.fire()).count();
         assert!((800..1200).contains(&hits), "{hits}");
+    }
+
+    #[test]
+    fn after_lets_the_first_n_through_then_applies_the_trigger() {
+        let rule: FaultRule = "x=403,after=1,times=1"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((rule.after, rule.trigger.clone()), (1, Trigger::Times(1)));
+        assert_eq!(rule.to_string(), "x=403,times=1,after=1");
+        assert_eq!(
+            rule.to_string().parse::<FaultRule>().map(|r| r.after),
+            Ok(1)
+        );
+        let mut f = ActiveFault::new(rule);
+        assert_eq!(
+            (f.fire(), f.fire(), f.fire(), f.fire()),
+            (false, true, false, false)
+        );
+        let mut always =
+            ActiveFault::new("x=503,after=2".parse().unwrap_or_else(|e| panic!("{e}")));
+        assert_eq!(
+            (always.fire(), always.fire(), always.fire(), always.fire()),
+            (false, false, true, true)
+        );
+        assert_eq!(
+            "x=503".parse::<FaultRule>().map(|r| r.after),
+            Ok(0),
+            "no after: the existing behaviour"
+        );
+        assert!("x=503,after=-1".parse::<FaultRule>().is_err());
+        assert!("x=503,after=many".parse::<FaultRule>().is_err());
     }
 }

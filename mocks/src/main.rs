@@ -32,7 +32,7 @@ enum Command {
         /// Latency added to every API answer, in milliseconds.
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
-        /// Fault rule METHOD_ID=KIND[,times=N|,rate=P][,retry-after=S]; repeatable.
+        /// Fault rule METHOD_ID=KIND[,times=N|,rate=P][,after=N][,retry-after=S]; repeatable.
         /// KIND: an HTTP status, hang, delay=MS, reset or malformed.
         #[arg(long = "fault", value_name = "RULE")]
         faults: Vec<FaultRule>,

@@ -111,6 +111,10 @@ pub enum Scope {
     Key,
     KeyRing,
     Project,
+    /// A folder above the project (inherited).
+    Folder,
+    /// The organization (inherited).
+    Organization,
 }
 
 /// One member holding one role on one resource that reaches the key.
@@ -145,6 +149,8 @@ impl Grant {
             Scope::Key => "the key".to_owned(),
             Scope::KeyRing => format!("key ring {last}"),
             Scope::Project => format!("project {last}"),
+            Scope::Folder => format!("folder {last}"),
+            Scope::Organization => format!("organization {last}"),
         }
     }
 }
@@ -190,6 +196,19 @@ pub fn grants(inv: &Investigation) -> Vec<Grant> {
         &format!("projects/{}", inv.key_name.project()),
         &inv.iam.project_kms_bindings,
     );
+    for inherited in &inv.iam.inherited_kms_bindings {
+        let scope = if inherited.container.starts_with("organizations/") {
+            Scope::Organization
+        } else {
+            Scope::Folder
+        };
+        push_bindings(
+            &mut out,
+            scope,
+            &inherited.container,
+            std::slice::from_ref(&inherited.binding),
+        );
+    }
     out
 }
 
@@ -290,6 +309,8 @@ mod tests {
                 Scope::Key => "projects/p/locations/l/keyRings/r/cryptoKeys/k".into(),
                 Scope::KeyRing => "projects/p/locations/l/keyRings/r".into(),
                 Scope::Project => "projects/p".into(),
+                Scope::Folder => "folders/1".into(),
+                Scope::Organization => "organizations/1".into(),
             },
             role: role.into(),
             member: member.into(),

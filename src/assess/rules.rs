@@ -263,6 +263,17 @@ impl PrincipalUse<'_> {
         out
     }
 
+    /// The sample calls' log entries, to cite beside the summary.
+    fn log_entries(&self) -> impl Iterator<Item = EvidenceRef> + '_ {
+        self.rows
+            .iter()
+            .flat_map(|r| r.sample_insert_ids.iter())
+            .take(UsageRow::SAMPLES)
+            .map(|id| EvidenceRef::LogEntry {
+                insert_id: id.clone(),
+            })
+    }
+
     fn evidence(&self, key: &str) -> EvidenceRef {
         EvidenceRef::Field {
             resource: key.to_owned(),
@@ -970,6 +981,7 @@ fn usage_unexpected_principal(cx: &Ctx) -> Option<Finding> {
             };
             parts.push(format!("{who} ({why}): {}", u.describe()));
             evidence.push(u.evidence(&cx.key));
+            evidence.extend(u.log_entries());
         }
     }
     if parts.is_empty() {
@@ -1010,6 +1022,7 @@ fn usage_cross_project(cx: &Ctx) -> Option<Finding> {
         };
         parts.push(format!("{} ({what}): {}", s(u.principal), u.describe()));
         evidence.push(u.evidence(&cx.key));
+        evidence.extend(u.log_entries());
     }
     if parts.is_empty() {
         return None;

@@ -465,6 +465,7 @@ fn investigation(name: &str) -> Investigation {
                 first: None,
                 last: None,
                 caller_ips: vec![],
+                sample_insert_ids: vec![],
             });
         row.calls += 1;
         if e.status_code != 0 {
@@ -555,6 +556,7 @@ fn investigation(name: &str) -> Investigation {
             versions,
         }),
         iam: IamEvidence {
+            inherited_kms_bindings: vec![],
             key: policies.get(&key).map(policy),
             key_ring: policies.get(&key_name.key_ring()).map(policy),
             project_kms_bindings: project_policy

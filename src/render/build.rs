@@ -363,8 +363,22 @@ fn who_can_use_it(doc: &mut Doc, inv: &Investigation) {
         ),
         ("project", Some(inv.iam.project_kms_bindings.as_slice())),
     ];
-    for (scope, bindings) in scoped {
-        for b in bindings.unwrap_or_default() {
+    let inherited = inv
+        .iam
+        .inherited_kms_bindings
+        .iter()
+        .map(|i| (i.container.clone(), &i.binding));
+    let scoped_rows = scoped
+        .into_iter()
+        .flat_map(|(scope, bindings)| {
+            bindings
+                .unwrap_or_default()
+                .iter()
+                .map(move |b| (scope.to_owned(), b))
+        })
+        .chain(inherited);
+    {
+        for (scope, b) in scoped_rows {
             rows.push(vec![
                 own(scope),
                 ext(&b.role),

@@ -16,6 +16,8 @@ pub(crate) fn scope_label(scope: Scope) -> &'static str {
         Scope::Key => "key",
         Scope::KeyRing => "key ring",
         Scope::Project => "project",
+        Scope::Folder => "folder",
+        Scope::Organization => "organization",
     }
 }
 
@@ -150,6 +152,7 @@ pub(crate) fn gap_reason(reason: &GapReason) -> String {
         GapReason::Timeout => "timed out".into(),
         GapReason::Unavailable => "service unavailable".into(),
         GapReason::LogsOff => "logs off".into(),
+        GapReason::RetentionExceeded => "beyond log retention".into(),
         GapReason::Error => "error".into(),
     }
 }

@@ -23,7 +23,7 @@ use crate::input::{KeySearch, Request};
 
 /// Version of the JSON report format (semver: additive changes bump the
 /// minor version, breaking changes the major).
-pub const SCHEMA_VERSION: &str = "1.0.0";
+pub const SCHEMA_VERSION: &str = "1.1.0";
 
 fn ts(t: Timestamp) -> String {
     t.to_string()
@@ -212,6 +212,8 @@ pub struct Iam {
     pub key_ring: Option<Policy>,
     /// Project bindings that reach Cloud KMS (cloudkms roles, owner, editor).
     pub project_kms_bindings: Vec<Binding>,
+    /// The same kind of bindings on the folders and organization above the project (inherited).
+    pub inherited_kms_bindings: Vec<InheritedBinding>,
     /// Who can do what, derived from the bindings above.
     pub access: Access,
 }
@@ -222,6 +224,16 @@ pub struct Policy {
     /// As Google sent it; needed to change the policy safely.
     pub etag: String,
     pub bindings: Vec<Binding>,
+}
+
+/// A binding on a folder or the organization above the key's project.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct InheritedBinding {
+    /// `folders/N` or `organizations/N`.
+    pub container: String,
+    pub role: String,
+    pub members: Vec<String>,
+    pub condition: Option<Condition>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -260,6 +272,8 @@ pub enum Scope {
     Key,
     KeyRing,
     Project,
+    Folder,
+    Organization,
 }
 
 /// One member holding one role on one resource that reaches the key.
@@ -378,6 +392,8 @@ pub struct UsageRow {
     #[schemars(extend("format" = "date-time"))]
     pub last: Option<String>,
     pub caller_ips: Vec<String>,
+    /// insertIds of the first few calls (evidence).
+    pub sample_insert_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -477,6 +493,8 @@ pub enum GapReason {
     Unavailable,
     LogsOff,
     Error,
+    /// The window reaches back further than the logs are kept.
+    RetentionExceeded,
 }
 
 /// Evidence that could not be gathered.
@@ -744,6 +762,7 @@ fn gap(g: &evidence::Gap) -> Gap {
         R::Timeout => (GapReason::Timeout, None),
         R::Unavailable => (GapReason::Unavailable, None),
         R::LogsOff => (GapReason::LogsOff, None),
+        R::RetentionExceeded => (GapReason::RetentionExceeded, None),
         R::Error => (GapReason::Error, None),
     };
     Gap {
@@ -825,6 +844,8 @@ fn grants(list: &[assess::Grant]) -> Vec<Grant> {
                 assess::Scope::Key => Scope::Key,
                 assess::Scope::KeyRing => Scope::KeyRing,
                 assess::Scope::Project => Scope::Project,
+                assess::Scope::Folder => Scope::Folder,
+                assess::Scope::Organization => Scope::Organization,
             },
             resource: g.resource.clone(),
             condition: g.condition.clone(),
@@ -838,6 +859,20 @@ fn iam(inv: &Investigation) -> Iam {
         key: inv.iam.key.as_ref().map(policy),
         key_ring: inv.iam.key_ring.as_ref().map(policy),
         project_kms_bindings: inv.iam.project_kms_bindings.iter().map(binding).collect(),
+        inherited_kms_bindings: inv
+            .iam
+            .inherited_kms_bindings
+            .iter()
+            .map(|i| {
+                let b = binding(&i.binding);
+                InheritedBinding {
+                    container: i.container.clone(),
+                    role: b.role,
+                    members: b.members,
+                    condition: b.condition,
+                }
+            })
+            .collect(),
         access: Access {
             encrypt_decrypt: grants(&access.use_key),
             administer: grants(&access.administer),
@@ -892,6 +927,7 @@ fn usage(inv: &Investigation) -> Usage {
                 first: opt_ts(r.first),
                 last: opt_ts(r.last),
                 caller_ips: r.caller_ips.clone(),
+                sample_insert_ids: r.sample_insert_ids.clone(),
             })
             .collect(),
     }

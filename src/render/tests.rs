@@ -139,6 +139,7 @@ fn ransomware() -> Case {
             versions: vec![v1],
         }),
         iam: IamEvidence {
+            inherited_kms_bindings: vec![],
             key: Some(policy(vec![
                 binding(
                     "roles/cloudkms.cryptoKeyEncrypterDecrypter",
@@ -198,6 +199,7 @@ fn ransomware() -> Case {
                 first: Some(t("2026-11-26T01:15:00Z")),
                 last: Some(t("2026-11-26T01:40:00Z")),
                 caller_ips: vec!["198.51.100.23".into()],
+                sample_insert_ids: vec!["u1".into()],
             }],
             truncated: false,
             page_bound: 10,
@@ -811,7 +813,7 @@ fn json_report_has_the_documented_shape() {
     assert_eq!(j["tool_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(j["generated_at"], "2026-11-28T09:00:00Z");
     let r = &j["reports"][0];
-    assert_eq!(r["schema_version"], "1.0.0");
+    assert_eq!(r["schema_version"], super::json::SCHEMA_VERSION);
     assert_eq!(r["alert"]["source"], "lacework_alert");
     assert_eq!(r["alert"]["id"], "884213");
     assert_eq!(r["alert"]["alert_type"], "GCPNewKMSKey");
