@@ -62,22 +62,33 @@ fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
 
 /// Timestamps arrive as RFC 3339, but exports and SIEMs also use
 /// `YYYY-MM-DD HH:MM:SS.fffffffff` (UTC, no zone) and `+0000` offsets.
+///
+/// Anything else, including text longer than any timestamp, is `None`: the value is hostile
+/// (an alert, an export), so it is never sliced where a character boundary is not proven.
 pub fn parse_timestamp(raw: &str) -> Option<Timestamp> {
+    /// Longer than `2026-11-20T00:00:00.123456789+00:00` with room to spare.
+    const MAX_LEN: usize = 64;
     let raw = raw.trim();
+    if raw.is_empty() || raw.len() > MAX_LEN {
+        return None;
+    }
     if let Ok(t) = raw.parse::<Timestamp>() {
         return Some(t);
     }
     let mut fixed = raw.replacen(' ', "T", 1);
-    // "+0000" -> "+00:00"
-    let bytes = fixed.as_bytes();
-    if bytes.len() > 5 {
-        let tail = &fixed[fixed.len() - 5..];
-        if (tail.starts_with('+') || tail.starts_with('-'))
-            && tail[1..].bytes().all(|b| b.is_ascii_digit())
-        {
-            let (head, off) = fixed.split_at(fixed.len() - 5);
-            fixed = format!("{head}{}:{}", &off[..3], &off[3..]);
-        }
+    // "+0000" -> "+00:00". `get` is `None` when the cut is inside a multi-byte character (a
+    // fuzzer found that `&fixed[len - 5..]` panics on "…%2Fdata_acceéss").
+    let offset = fixed
+        .len()
+        .checked_sub(5)
+        .filter(|at| *at > 0)
+        .and_then(|at| Some((at, fixed.get(at..)?)));
+    if let Some((at, tail)) = offset
+        && (tail.starts_with('+') || tail.starts_with('-'))
+        && tail.bytes().skip(1).all(|b| b.is_ascii_digit())
+    {
+        let (head, off) = fixed.split_at(at);
+        fixed = format!("{head}{}:{}", &off[..3], &off[3..]);
     }
     if let Ok(t) = fixed.parse::<Timestamp>() {
         return Some(t);
@@ -241,6 +252,29 @@ mod tests {
         assert_eq!(
             parse_timestamp("2026-11-20T00:00:00+0000"),
             parse_timestamp("2026-11-20T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn hostile_timestamps_never_panic() {
+        // Found by the audit_entry fuzz target: a multi-byte character where the "+0000"
+        // offset would start.
+        for raw in [
+            "a€bcd",
+            "2026-11-20T00:00:00€0000",
+            "projects/victim/logs/cloudaudit.googleapis.com%2Fdata_acceéss",
+            "é+0000",
+            "+0000",
+            "€€€€€€",
+            "",
+            " ",
+        ] {
+            assert_eq!(parse_timestamp(raw), None, "{raw:?}");
+        }
+        assert!(parse_timestamp(&"9".repeat(100_000)).is_none());
+        assert_eq!(
+            parse_timestamp("2026-11-20 00:00:00-0130"),
+            parse_timestamp("2026-11-20T01:30:00Z")
         );
     }
 

@@ -16,7 +16,8 @@ use crate::render::Format;
     version,
     about = "Investigate and respond to 'New Cloud KMS Key Created' (GCPNewKMSKey) alerts on Google Cloud",
     after_help = "Exit codes: 0 benign and complete, 1 failure, 2 usage error (nothing was sent to Google), \
-3 evidence incomplete (see the report's gaps), 4 findings (verdict suspicious or malicious)."
+3 evidence incomplete (see the report's gaps), 4 findings (verdict suspicious or malicious), \
+5 refused (respond/undo: a resource changed since it was planned or recorded)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -31,6 +32,10 @@ pub enum Command {
     Investigate(InvestigateArgs),
     /// Run an investigation end to end against the embedded Google Cloud mock.
     Demo(DemoArgs),
+    /// Contain the key: disable, rotate, revoke, schedule-destroy, with a journal (see docs/response.md).
+    Respond(crate::respond::RespondArgs),
+    /// Put back what a respond run changed, from its journal (a dry run unless --apply).
+    Undo(crate::respond::UndoArgs),
     /// Print the JSON Schema of the `--format json` report.
     Schema,
     /// Work with playbooks.

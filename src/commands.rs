@@ -28,6 +28,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(exit_code(&outcomes))
         }
         Command::Demo(args) => demo(&cli.google.config(), &args).await,
+        Command::Respond(args) => {
+            crate::respond::respond_command(&cli.google.config(), &args).await
+        }
+        Command::Undo(args) => crate::respond::undo_command(&cli.google.config(), &args).await,
         Command::Schema => {
             let schema = serde_json::to_string_pretty(&render::json_schema())?;
             let mut out = std::io::stdout().lock();
@@ -50,7 +54,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-async fn connect(config: &GcpConfig) -> anyhow::Result<Gcp> {
+pub(crate) async fn connect(config: &GcpConfig) -> anyhow::Result<Gcp> {
     Gcp::connect(config).await.map_err(|e| match e {
         crate::gcp::GcpError::Config(m) => anyhow::Error::new(UsageError::new(
             m,
@@ -61,7 +65,7 @@ async fn connect(config: &GcpConfig) -> anyhow::Result<Gcp> {
 }
 
 /// Inputs become validated requests before anything is sent to Google.
-fn read_inputs(args: &InvestigateArgs) -> anyhow::Result<Vec<Request>> {
+pub(crate) fn read_inputs(args: &InvestigateArgs) -> anyhow::Result<Vec<Request>> {
     let mut requests = Vec::new();
     for raw in &args.inputs {
         let (origin, text) = if raw == "-" {
@@ -93,15 +97,15 @@ fn read_inputs(args: &InvestigateArgs) -> anyhow::Result<Vec<Request>> {
 }
 
 /// One request with the playbook and bounds that apply to it.
-struct Job {
-    request: Request,
-    playbook: Playbook,
-    options: Options,
+pub(crate) struct Job {
+    pub(crate) request: Request,
+    pub(crate) playbook: Playbook,
+    pub(crate) options: Options,
 }
 
 /// Chooses each request's playbook (the one given, or the bundled one for its
 /// alert type) before any call is made, so a bad playbook changes nothing.
-fn plan(requests: &[Request], args: &InvestigateArgs) -> anyhow::Result<Vec<Job>> {
+pub(crate) fn plan(requests: &[Request], args: &InvestigateArgs) -> anyhow::Result<Vec<Job>> {
     let explicit = match &args.playbook {
         Some(path) => Some(playbook::load(path).map_err(|e| {
             UsageError::new(
@@ -131,7 +135,7 @@ fn plan(requests: &[Request], args: &InvestigateArgs) -> anyhow::Result<Vec<Job>
 }
 
 /// Investigates every request concurrently and assesses each key found.
-async fn investigate_all(gcp: &Gcp, jobs: Vec<Job>) -> Vec<CaseOutcome> {
+pub(crate) async fn investigate_all(gcp: &Gcp, jobs: Vec<Job>) -> Vec<CaseOutcome> {
     let now = Timestamp::now();
     let progress = Progress::start(jobs.len());
     let runs = jobs.iter().map(|job| async move {
@@ -297,6 +301,7 @@ async fn demo(base: &GcpConfig, args: &DemoArgs) -> anyhow::Result<u8> {
     }
     let outcomes = investigate_all(&gcp, jobs).await;
     write_report(&args.output, &outcomes)?;
+    crate::respond::demo_dry_run(&gcp, &outcomes, &args.output).await?;
     let calls = server.requests();
     let writes = calls.iter().filter(|c| c.mutating).count();
     eprintln!(

@@ -2,7 +2,14 @@
 //! has: a Lacework alert (v2 API object, its `{"data": ...}` envelope, or the
 //! Details scope), a Cloud Audit Log entry, a Pub/Sub push of one, or a key
 //! name; one or many (JSON array, NDJSON, several arguments). Pure: the
-//! caller reads files; this module only parses text.
+//! caller reads files (at most [`MAX_INPUT_BYTES`] of them, with [`read_bounded`]);
+//! this module only parses text.
+//!
+//! Everything in an input is hostile: a value quoted in an error is a short,
+//! neutralized excerpt ([`crate::sanitize::excerpt`]), and text over
+//! [`MAX_INPUT_BYTES`] is refused before it is parsed, so memory stays bounded.
+
+use std::io::Read;
 
 use base64::Engine as _;
 use jiff::Timestamp;
@@ -11,6 +18,14 @@ use serde_json::Value;
 
 use crate::audit::{AuditEvent, parse_timestamp};
 use crate::keyname::KeyName;
+use crate::sanitize;
+
+/// The largest input accepted (one file, stdin or argument): a batch of alerts or an NDJSON
+/// export of audit entries is far smaller. Larger text is refused before it is parsed.
+pub const MAX_INPUT_BYTES: usize = 8 * 1024 * 1024;
+
+/// Characters of a hostile value quoted in an error.
+const EXCERPT_CHARS: usize = 80;
 
 /// Where an investigation request came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -68,6 +83,59 @@ pub enum InputError {
     Unrecognized { origin: String, problem: String },
     #[error("{origin}: empty input")]
     Empty { origin: String },
+    #[error(
+        "{origin}: larger than the {} MiB limit for one input; split it (a JSON array or NDJSON can be given as several files)",
+        MAX_INPUT_BYTES / (1024 * 1024)
+    )]
+    TooLarge { origin: String },
+    #[error("{origin}: not UTF-8 text (first bad byte at line {line}, column {column})")]
+    NotUtf8 {
+        origin: String,
+        line: usize,
+        column: usize,
+    },
+    #[error("{origin}: cannot read: {message}")]
+    Read { origin: String, message: String },
+}
+
+/// Reads an input (a file or stdin) as text, at most [`MAX_INPUT_BYTES`] of it: a larger input
+/// is refused after reading one byte past the limit, whatever its real size, so memory stays
+/// bounded; bytes that are not UTF-8 are refused with their position.
+pub fn read_bounded(origin: &str, reader: impl Read) -> Result<String, InputError> {
+    let limit = u64::try_from(MAX_INPUT_BYTES)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    let mut bytes = Vec::new();
+    reader
+        .take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(|e| InputError::Read {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+    if bytes.len() > MAX_INPUT_BYTES {
+        return Err(InputError::TooLarge {
+            origin: origin.to_owned(),
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let bad = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..bad];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
+        InputError::NotUtf8 {
+            origin: origin.to_owned(),
+            line,
+            column,
+        }
+    })
 }
 
 /// The forms accepted, for error hints.
@@ -78,6 +146,11 @@ or several of these as a JSON array or NDJSON";
 
 /// Parses one input text (a file's content or a command-line argument).
 pub fn parse(origin: &str, text: &str) -> Result<Vec<Request>, InputError> {
+    if text.len() > MAX_INPUT_BYTES {
+        return Err(InputError::TooLarge {
+            origin: origin.to_owned(),
+        });
+    }
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Err(InputError::Empty {
@@ -106,7 +179,9 @@ pub fn parse(origin: &str, text: &str) -> Result<Vec<Request>, InputError> {
             .collect();
     }
     let mut out = Vec::new();
-    let stream = serde_json::Deserializer::from_str(trimmed).into_iter::<Value>();
+    // The whole text, not the trimmed one, so that lines and columns in errors count from the
+    // start of the input as the operator sees it.
+    let stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
     for (i, value) in stream.enumerate() {
         let value = value.map_err(|e| InputError::Json {
             origin: origin.to_owned(),
@@ -205,7 +280,7 @@ fn from_log_entry(origin: &str, entry: &Value, source: SourceKind) -> Result<Req
                 origin,
                 &format!(
                     "the entry's resourceName {:?} is not a Cloud KMS key",
-                    event.resource_name
+                    sanitize::excerpt(&event.resource_name, EXCERPT_CHARS)
                 ),
             )
         })?;
@@ -277,13 +352,18 @@ fn from_lacework(origin: &str, alert: &Value) -> Result<Request, InputError> {
                     "the alert names no Cloud KMS key and no project to search",
                 )
             })?;
-        if !project
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        if project.is_empty()
+            || project.len() > 63
+            || !project
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
             return Err(unrecognized(
                 origin,
-                &format!("the alert's project {project:?} is not a project id"),
+                &format!(
+                    "the alert's project {:?} is not a project id",
+                    sanitize::excerpt(project, EXCERPT_CHARS)
+                ),
             ));
         }
         let key_id = word_after(description, " key ")

@@ -1,21 +1,37 @@
 //! The investigation: which reads to make, concurrently, and how their
 //! answers become evidence. Talks to Google only through [`crate::gcp::Gcp`].
 //!
-//! Independent reads start together, so the wall time is the longest chain
-//! of reads that depend on each other (at most three: the key when its
-//! creation time anchors the window; the first wave; the project's parent).
-//! One read failing only turns its piece into a [`Gap`].
+//! Every read starts as soon as what it needs is known, and waits for nothing else, so the wall
+//! time is the longest chain of reads that depend on each other:
+//!
+//! - the key, its versions and the key and key ring policies need only the key's name;
+//! - the log queries need the window, so they wait for the key only when its creation time
+//!   anchors the window (no event time in the input);
+//! - the project, its policy and the walk up the folders to the organization need only the
+//!   project, so they also run while an alert without a key name is resolved from the log;
+//! - the organization's policy and the KMS Inventory search (at organization scope) wait for
+//!   the walk to reach the organization.
+//!
+//! For the bundled scenarios (project, one folder, organization) that is three dependent
+//! requests whatever the input. Logging reads go through [`LogReads`]: a per-project budget, one
+//! query for all keys of a project investigated at the same time, quota waits that resume from
+//! the page token. One read failing only turns its piece into a [`Gap`].
 
-use std::collections::BTreeMap;
+mod logreads;
 
+use std::sync::Arc;
+
+use futures::FutureExt as _;
+use futures::future::{BoxFuture, Shared};
 use jiff::{SignedDuration, Timestamp};
 
-use crate::audit::{AuditEvent, AuditLogKind};
+pub use self::logreads::{LogReads, LogReadsConfig};
+use crate::audit::AuditEvent;
 use crate::evidence::{
     AdminAction, CreatorActivity, DataAccessLogging, Gap, GapReason, IamEvidence, InheritedBinding,
     Investigation, KeyEvidence, Usage, UsageRow, Window,
 };
-use crate::gcp::{Gcp, GcpError, IamPolicy, LogQuery, Order};
+use crate::gcp::{Gcp, GcpError, IamPolicy, LogQuery, Order, Project};
 use crate::input::{KeySearch, Request, Subject};
 use crate::keyname::KeyName;
 use crate::logfilter;
@@ -32,6 +48,10 @@ pub struct Options {
     pub max_pages: u32,
     /// Protected resources listed at most.
     pub max_protected_resources: usize,
+    /// How Logging is read: the per-project budget, combining and quota waits. The default is
+    /// shared by the whole process ([`LogReads::shared`]), so concurrent investigations share
+    /// the budget and combine their queries.
+    pub log_reads: LogReads,
 }
 
 impl Default for Options {
@@ -40,6 +60,7 @@ impl Default for Options {
             lookback: SignedDuration::from_hours(7 * 24),
             max_pages: 10,
             max_protected_resources: 500,
+            log_reads: LogReads::shared(),
         }
     }
 }
@@ -59,30 +80,167 @@ pub enum Outcome {
 
 /// Runs the investigation of one request.
 pub async fn run(gcp: &Gcp, request: &Request, opts: &Options, now: Timestamp) -> Outcome {
-    let keys = match &request.subject {
-        Subject::Keys { keys } => keys.clone(),
-        Subject::Search(search) => match find_created_keys(gcp, search, opts).await {
-            Ok(keys) if !keys.is_empty() => keys,
-            Ok(_) => {
-                return Outcome::NoKeyFound {
-                    request: Box::new(request.clone()),
-                    search: search.clone(),
-                    detail: "no CreateCryptoKey entry in the Admin Activity log matches the alert's project, key name, principal and time window".into(),
-                };
-            }
-            Err(e) => {
-                return Outcome::NoKeyFound {
-                    request: Box::new(request.clone()),
-                    search: search.clone(),
-                    detail: format!("the Admin Activity log could not be searched: {e}"),
-                };
-            }
-        },
+    let search = match &request.subject {
+        Subject::Keys { keys } => {
+            return Outcome::Investigated(
+                investigate_keys(gcp, request, keys, opts, now, None).await,
+            );
+        }
+        Subject::Search(search) => search,
     };
-    let runs = keys
-        .iter()
-        .map(|k| investigate_key(gcp, request, k, opts, now));
-    Outcome::Investigated(futures::future::join_all(runs).await)
+    // The project is known before the key: its reads run while the log is searched.
+    let project = ProjectReads::start(gcp, &search.project);
+    let work = async {
+        match find_created_keys(gcp, search, opts).await {
+            Ok(keys) if !keys.is_empty() => Outcome::Investigated(
+                investigate_keys(gcp, request, &keys, opts, now, Some(&project)).await,
+            ),
+            Ok(_) => Outcome::NoKeyFound {
+                request: Box::new(request.clone()),
+                search: search.clone(),
+                detail: "no CreateCryptoKey entry in the Admin Activity log matches the alert's project, key name, principal and time window".into(),
+            },
+            Err(e) => Outcome::NoKeyFound {
+                request: Box::new(request.clone()),
+                search: search.clone(),
+                detail: format!("the Admin Activity log could not be searched: {e}"),
+            },
+        }
+    };
+    let drive = project.drive();
+    tokio::pin!(work, drive);
+    tokio::select! {
+        biased;
+        outcome = &mut work => outcome,
+        () = &mut drive => work.await,
+    }
+}
+
+/// Investigates keys concurrently, the reads of each project shared by its keys.
+async fn investigate_keys<'a>(
+    gcp: &'a Gcp,
+    request: &Request,
+    keys: &[KeyName],
+    opts: &Options,
+    now: Timestamp,
+    started: Option<&ProjectReads<'a>>,
+) -> Vec<Investigation> {
+    let mut projects: Vec<ProjectReads<'a>> = started.into_iter().cloned().collect();
+    for k in keys {
+        if !projects.iter().any(|p| p.id == k.project()) {
+            projects.push(ProjectReads::start(gcp, k.project()));
+        }
+    }
+    // Every key's project is in `projects`, so nothing is left out.
+    let runs = keys.iter().filter_map(|k| {
+        let project = projects.iter().find(|p| p.id == k.project())?;
+        Some(investigate_key(gcp, request, k, opts, now, project))
+    });
+    futures::future::join_all(runs).await
+}
+
+/// A read whose answer several keys await.
+type SharedRead<'a, T> = Shared<BoxFuture<'a, Arc<T>>>;
+
+/// A project's reads, started once and awaited by each of its keys: the project and the walk
+/// up to its organization, the project's policy, the organization's policy.
+#[derive(Clone)]
+struct ProjectReads<'a> {
+    id: String,
+    /// `projects/ID`.
+    resource: String,
+    ancestry: SharedRead<'a, Ancestry>,
+    project_iam: SharedRead<'a, Result<IamPolicy, GcpError>>,
+    org_iam: SharedRead<'a, Option<(String, Result<IamPolicy, GcpError>)>>,
+}
+
+/// The project and the containers above it.
+struct Ancestry {
+    project: Result<Project, GcpError>,
+    /// Each folder's policy, nearest first (audit configs and bindings are inherited).
+    folders: Vec<(String, Result<IamPolicy, GcpError>)>,
+    gaps: Vec<Gap>,
+    organization: Option<String>,
+}
+
+impl<'a> ProjectReads<'a> {
+    fn start(gcp: &'a Gcp, project_id: &str) -> ProjectReads<'a> {
+        let id = project_id.to_owned();
+        let resource = format!("projects/{id}");
+        let ancestry = {
+            let id = id.clone();
+            async move { Arc::new(walk_up(gcp, &id).await) }
+                .boxed()
+                .shared()
+        };
+        let project_iam = {
+            let resource = resource.clone();
+            async move { Arc::new(gcp.get_project_iam_policy(&resource).await) }
+                .boxed()
+                .shared()
+        };
+        let org_iam = {
+            let ancestry = ancestry.clone();
+            async move {
+                let ancestry = ancestry.await;
+                Arc::new(match &ancestry.organization {
+                    Some(o) => Some((o.clone(), gcp.get_organization_iam_policy(o).await)),
+                    None => None,
+                })
+            }
+            .boxed()
+            .shared()
+        };
+        ProjectReads {
+            id,
+            resource,
+            ancestry,
+            project_iam,
+            org_iam,
+        }
+    }
+
+    /// Makes progress on every read (while the caller waits for something else).
+    async fn drive(&self) {
+        let _ = tokio::join!(
+            self.ancestry.clone(),
+            self.project_iam.clone(),
+            self.org_iam.clone()
+        );
+    }
+}
+
+/// The project, then each folder's policy and parent, up to the organization.
+async fn walk_up(gcp: &Gcp, project_id: &str) -> Ancestry {
+    let project = gcp.get_project(project_id).await;
+    let mut folders = Vec::new();
+    let mut gaps = Vec::new();
+    let mut organization = None;
+    let mut next = project.as_ref().ok().and_then(|p| p.parent.clone());
+    for _ in 0..MAX_FOLDER_DEPTH {
+        match next.take() {
+            Some(folder) if folder.starts_with("folders/") => {
+                let (policy, parent) =
+                    tokio::join!(gcp.get_folder_iam_policy(&folder), gcp.get_folder(&folder));
+                match parent {
+                    Ok(f) => next = f.parent,
+                    Err(e) => gaps.push(Gap::from_error(&format!("hierarchy.{folder}"), &e)),
+                }
+                folders.push((folder, policy));
+            }
+            Some(o) if o.starts_with("organizations/") => {
+                organization = Some(o);
+                break;
+            }
+            _ => break,
+        }
+    }
+    Ancestry {
+        project,
+        folders,
+        gaps,
+        organization,
+    }
 }
 
 /// CreateCryptoKey entries in the alert's project and window (a little slack
@@ -127,53 +285,21 @@ async fn find_created_keys(
         page_size: 1000,
     };
     let mut found = Vec::new();
-    let mut token = None;
-    for _ in 0..opts.max_pages {
-        let page = gcp.list_log_entries(&query, token).await?;
-        for entry in &page.entries {
+    opts.log_reads
+        .read_pages(gcp, &query, opts.max_pages, |entry| {
             let Ok(event) = AuditEvent::from_json(entry) else {
-                continue;
+                return;
             };
             let Ok(key) = KeyName::parse(&event.resource_name) else {
-                continue;
+                return;
             };
             let id_ok = search.key_id.as_deref().is_none_or(|id| key.key_id() == id);
             if event.status_code == 0 && id_ok && !found.contains(&key) {
                 found.push(key);
             }
-        }
-        token = page.next_page_token;
-        if token.is_none() {
-            break;
-        }
-    }
+        })
+        .await?;
     Ok(found)
-}
-
-/// Reads pages of a query, feeding each entry to `each`, up to `max_pages`.
-/// Returns (entries read, truncated).
-async fn stream_entries(
-    gcp: &Gcp,
-    query: &LogQuery,
-    max_pages: u32,
-    mut each: impl FnMut(AuditEvent),
-) -> Result<(u64, bool), GcpError> {
-    let mut token = None;
-    let mut read = 0u64;
-    for _ in 0..max_pages {
-        let page = gcp.list_log_entries(query, token).await?;
-        for entry in &page.entries {
-            read += 1;
-            if let Ok(event) = AuditEvent::from_json(entry) {
-                each(event);
-            }
-        }
-        token = page.next_page_token;
-        if token.is_none() {
-            return Ok((read, false));
-        }
-    }
-    Ok((read, true))
 }
 
 async fn investigate_key(
@@ -182,156 +308,92 @@ async fn investigate_key(
     key: &KeyName,
     opts: &Options,
     now: Timestamp,
+    project: &ProjectReads<'_>,
 ) -> Investigation {
     let name = key.to_string();
     let mut gaps = Vec::new();
 
-    // The window is anchored on the event; without one, on the key's creation,
-    // which costs one read before the logs can be queried.
-    let mut prefetched = None;
-    let (anchor, anchor_kind) = match request.event_time {
-        Some(t) => (t, "alert event time"),
-        None => {
-            let k = gcp.get_crypto_key(&name).await;
-            let created = k.as_ref().ok().and_then(|k| k.create_time);
-            prefetched = Some(k);
-            match created {
-                Some(t) => (t, "key creation time"),
-                None => (now, "now (key creation time unknown)"),
-            }
-        }
-    };
-    let window = Window {
-        start: anchor.checked_sub(opts.lookback).unwrap_or(Timestamp::MIN),
-        end: now,
-        anchor: anchor_kind,
-    };
-
-    let activity_query = LogQuery {
-        resource_names: vec![format!("projects/{}", key.project())],
-        filter: logfilter::kms_admin_activity(key, window.start),
-        order: Order::Asc,
-        page_size: 1000,
-    };
-    let usage_query = LogQuery {
-        resource_names: vec![format!("projects/{}", key.project())],
-        filter: logfilter::key_usage(key, window.start),
-        order: Order::Asc,
-        page_size: 1000,
-    };
-    let key_ring = key.key_ring();
-    let project_resource = format!("projects/{}", key.project());
-
+    // The key is read with the rest, unless its creation time must anchor the window: then
+    // the log queries wait for it (and only they do).
     let key_read = async {
-        match prefetched {
-            Some(k) => k,
-            None => gcp.get_crypto_key(&name).await,
-        }
-    };
-    let mut activity = Vec::new();
-    let activity_read = stream_entries(gcp, &activity_query, opts.max_pages, |e| activity.push(e));
-    let mut usage_rows: BTreeMap<(String, String), UsageRow> = BTreeMap::new();
-    let mut total_calls = 0u64;
-    let usage_read = stream_entries(gcp, &usage_query, opts.max_pages, |e| {
-        if e.log != AuditLogKind::DataAccess {
-            return;
-        }
-        total_calls += 1;
-        let row = usage_rows
-            .entry((e.principal.clone(), e.method.clone()))
-            .or_insert_with(|| UsageRow {
-                principal: e.principal.clone(),
-                method: e.method.clone(),
-                calls: 0,
-                failures: 0,
-                first: None,
-                last: None,
-                caller_ips: Vec::new(),
-                sample_insert_ids: Vec::new(),
-            });
-        row.calls += 1;
-        if e.status_code != 0 {
-            row.failures += 1;
-        }
-        row.first = match (row.first, e.timestamp) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        row.last = match (row.last, e.timestamp) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        if row.sample_insert_ids.len() < UsageRow::SAMPLES && !e.insert_id.is_empty() {
-            row.sample_insert_ids.push(e.insert_id.clone());
-        }
-        if !e.caller_ip.is_empty()
-            && !row.caller_ips.contains(&e.caller_ip)
-            && row.caller_ips.len() < 16
-        {
-            row.caller_ips.push(e.caller_ip.clone());
-        }
-    });
-
-    let (
-        key_res,
-        versions_res,
-        key_iam,
-        ring_iam,
-        project_res,
-        project_iam,
-        activity_res,
-        usage_res,
-    ) = tokio::join!(
-        key_read,
-        gcp.list_crypto_key_versions(&name),
-        gcp.get_iam_policy(&name),
-        gcp.get_iam_policy(&key_ring),
-        gcp.get_project(key.project()),
-        gcp.get_project_iam_policy(&project_resource),
-        activity_read,
-        usage_read,
-    );
-
-    // Then up the hierarchy: each folder's policy (audit configs are inherited)
-    // and its parent, until the organization, whose scope KMS Inventory needs
-    // for a complete answer (a key can protect resources in other projects).
-    let mut parent_policies: Vec<(String, Result<IamPolicy, GcpError>)> = Vec::new();
-    let mut hierarchy_gaps = Vec::new();
-    let mut next = project_res.as_ref().ok().and_then(|p| p.parent.clone());
-    let mut org = None;
-    for _ in 0..MAX_FOLDER_DEPTH {
-        match next.take() {
-            Some(folder) if folder.starts_with("folders/") => {
-                let (policy, parent) =
-                    tokio::join!(gcp.get_folder_iam_policy(&folder), gcp.get_folder(&folder));
-                parent_policies.push((folder.clone(), policy));
-                match parent {
-                    Ok(f) => next = f.parent,
-                    Err(e) => {
-                        hierarchy_gaps.push(Gap::from_error(&format!("hierarchy.{folder}"), &e))
-                    }
-                }
-            }
-            Some(o) if o.starts_with("organizations/") => {
-                org = Some(o);
-                break;
-            }
-            _ => break,
-        }
-    }
-    let inventory_scope = org.clone().unwrap_or_else(|| project_resource.clone());
-    let org_policy = async {
-        match &org {
-            Some(o) => Some((o.clone(), gcp.get_organization_iam_policy(o).await)),
+        match request.event_time {
+            Some(_) => Some(gcp.get_crypto_key(&name).await),
             None => None,
         }
     };
-    let (org_iam, inventory) = tokio::join!(
-        org_policy,
-        gcp.search_protected_resources(&inventory_scope, &name, opts.max_protected_resources),
+    let logs = async {
+        let (anchored_key, anchor, anchor_kind) = match request.event_time {
+            Some(t) => (None, t, "alert event time"),
+            None => {
+                let k = gcp.get_crypto_key(&name).await;
+                match k.as_ref().ok().and_then(|k| k.create_time) {
+                    Some(t) => (Some(k), t, "key creation time"),
+                    None => (Some(k), now, "now (key creation time unknown)"),
+                }
+            }
+        };
+        let window = Window {
+            start: anchor.checked_sub(opts.lookback).unwrap_or(Timestamp::MIN),
+            end: now,
+            anchor: anchor_kind,
+        };
+        let (activity, usage) = tokio::join!(
+            opts.log_reads
+                .activity(gcp, key, window.start, opts.max_pages),
+            opts.log_reads.usage(gcp, key, window.start, opts.max_pages),
+        );
+        (anchored_key, window, activity, usage)
+    };
+    let key_ring = key.key_ring();
+    let inventory = async {
+        let ancestry = project.ancestry.clone().await;
+        let scope = ancestry
+            .organization
+            .clone()
+            .unwrap_or_else(|| project.resource.clone());
+        gcp.search_protected_resources(&scope, &name, opts.max_protected_resources)
+            .await
+    };
+
+    let (
+        key_res,
+        (anchored_key, window, activity_res, usage_read),
+        versions_res,
+        key_iam,
+        ring_iam,
+        ancestry,
+        project_iam,
+        org_iam,
+        inventory,
+    ) = tokio::join!(
+        key_read,
+        logs,
+        gcp.list_crypto_key_versions(&name),
+        gcp.get_iam_policy(&name),
+        gcp.get_iam_policy(&key_ring),
+        project.ancestry.clone(),
+        project.project_iam.clone(),
+        project.org_iam.clone(),
+        inventory,
     );
-    parent_policies.extend(org_iam);
-    gaps.extend(hierarchy_gaps);
+    let key_res = match (key_res, anchored_key) {
+        (Some(k), _) | (None, Some(k)) => k,
+        (None, None) => Err(GcpError::Other {
+            code: "INTERNAL".into(),
+            message: "the key was not read".into(),
+        }),
+    };
+    let project_resource = project.resource.clone();
+
+    let mut parent_policies: Vec<(String, Result<IamPolicy, &GcpError>)> = ancestry
+        .folders
+        .iter()
+        .map(|(f, p)| (f.clone(), p.as_ref().cloned()))
+        .collect();
+    if let Some((org, policy)) = org_iam.as_ref() {
+        parent_policies.push((org.clone(), policy.as_ref().cloned()));
+    }
+    gaps.extend(ancestry.gaps.iter().cloned());
 
     let key_evidence = match (key_res, versions_res) {
         (Ok(k), Ok(v)) => Some(KeyEvidence {
@@ -350,7 +412,7 @@ async fn investigate_key(
             None
         }
     };
-    if let Err(e) = &project_res {
+    if let Err(e) = &ancestry.project {
         gaps.push(Gap::from_error("project", e));
     }
     let mut iam = IamEvidence::default();
@@ -363,7 +425,7 @@ async fn investigate_key(
         Err(e) => gaps.push(Gap::from_error("iam.key_ring", &e)),
     }
     let mut audit_sources: Vec<(String, Option<IamPolicy>)> = Vec::new();
-    match project_iam {
+    match project_iam.as_ref() {
         Ok(p) => {
             iam.project_kms_bindings = p
                 .bindings
@@ -371,10 +433,10 @@ async fn investigate_key(
                 .filter(|b| reaches_kms(&b.role))
                 .cloned()
                 .collect();
-            audit_sources.push((project_resource.clone(), Some(p)));
+            audit_sources.push((project_resource.clone(), Some(p.clone())));
         }
         Err(e) => {
-            gaps.push(Gap::from_error("iam.project", &e));
+            gaps.push(Gap::from_error("iam.project", e));
             audit_sources.push((project_resource.clone(), None));
         }
     }
@@ -396,7 +458,7 @@ async fn investigate_key(
             Err(e) => {
                 gaps.push(Gap::from_error(
                     &format!("iam.{}", container.split('/').next().unwrap_or("parent")),
-                    &e,
+                    e,
                 ));
                 audit_sources.push((container, None));
             }
@@ -405,11 +467,16 @@ async fn investigate_key(
     let logging = data_access_logging(&audit_sources);
 
     let (creator, creator_activity) = match activity_res {
-        Ok((read, truncated)) => {
+        Ok(read) => {
+            // A shared query may start before this window: keep this window's entries.
+            let from = read
+                .events
+                .partition_point(|e| e.timestamp.is_some_and(|t| t < window.start));
+            let activity = &read.events[from..];
             let creator = activity.iter().find(|e| e.is_creation_of(&name)).cloned();
             let act = creator
                 .as_ref()
-                .map(|c| creator_activity(c, &activity, read, truncated));
+                .map(|c| creator_activity(c, activity, activity.len() as u64, read.truncated));
             if creator.is_none() {
                 gaps.push(Gap {
                     evidence: "creator".into(),
@@ -428,13 +495,10 @@ async fn investigate_key(
         }
     };
 
-    let usage_truncated = match usage_res {
-        Ok((_, truncated)) => truncated,
-        Err(e) => {
-            gaps.push(Gap::from_error("usage", &e));
-            false
-        }
-    };
+    if let Some(e) = &usage_read.error {
+        gaps.push(Gap::from_error("usage", e));
+    }
+    let usage_truncated = usage_read.truncated;
     // Data Access entries are kept 30 days by default (the _Default bucket),
     // Admin Activity 400 days: a window reaching further back cannot be complete.
     if now.duration_since(window.start) > SignedDuration::from_hours(30 * 24)
@@ -463,7 +527,7 @@ async fn investigate_key(
             detail: "Data Access audit logs are not enabled for cloudkms.googleapis.com: who used the key is unknown, not zero".into(),
         });
     }
-    let mut rows: Vec<UsageRow> = usage_rows.into_values().collect();
+    let mut rows: Vec<UsageRow> = usage_read.rows.into_values().collect();
     rows.sort_by(|a, b| {
         b.calls
             .cmp(&a.calls)
@@ -471,10 +535,10 @@ async fn investigate_key(
     });
     let usage = Usage {
         logging,
-        total_calls,
+        total_calls: usage_read.total_calls,
         rows,
         truncated: usage_truncated,
-        page_bound: opts.max_pages,
+        page_bound: usage_read.page_bound,
     };
 
     let protected_resources = match inventory {
@@ -488,7 +552,7 @@ async fn investigate_key(
     Investigation {
         key_name: key.clone(),
         request: request.clone(),
-        project: project_res.ok(),
+        project: ancestry.project.as_ref().ok().cloned(),
         window,
         key: key_evidence,
         iam,
@@ -499,7 +563,6 @@ async fn investigate_key(
         gaps,
     }
 }
-
 /// Project roles that reach every key in the project.
 fn reaches_kms(role: &str) -> bool {
     role.starts_with("roles/cloudkms.") || matches!(role, "roles/owner" | "roles/editor")

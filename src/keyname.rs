@@ -82,7 +82,8 @@ impl KeyName {
             } else {
                 Err(KeyNameError::Segment {
                     part,
-                    value: value.to_owned(),
+                    // Shown in errors: a bounded, printable excerpt of the hostile value.
+                    value: crate::sanitize::excerpt(value, 80),
                 })
             }
         };
@@ -188,6 +189,23 @@ mod tests {
         ] {
             assert!(KeyName::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn errors_quote_a_short_printable_excerpt() {
+        let hostile = format!(
+            "projects/p/locations/us/keyRings/r/cryptoKeys/k\u{1b}[2J\u{202e}{}",
+            "A".repeat(10_000)
+        );
+        let Err(err) = KeyName::parse(&hostile) else {
+            panic!("a hostile key name was accepted")
+        };
+        let err = err.to_string();
+        assert!(err.chars().count() < 200, "{err}");
+        assert!(
+            !err.contains('\u{1b}') && !err.contains('\u{202e}'),
+            "{err:?}"
+        );
     }
 
     #[test]

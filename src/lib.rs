@@ -22,4 +22,5 @@ pub mod keyname;
 pub mod logfilter;
 pub mod playbook;
 pub mod render;
+pub mod respond;
 pub mod sanitize;

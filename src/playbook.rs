@@ -2,8 +2,9 @@
 //! from YAML and validated into these types before any work starts.
 //!
 //! A playbook file has two halves: `investigation:` (everything below, see
-//! `playbooks/README.md` for the format) and `response:` (reserved for the
-//! response steps; kept raw in [`Playbook::response`]).
+//! `playbooks/README.md` for the format) and `response:` (the response
+//! steps and their limits, validated the same way into a
+//! [`crate::respond::policy::ResponsePolicy`], see `docs/response.md`).
 //!
 //! Reading is "parse, then validate": [`parse`] deserializes the YAML with
 //! `serde-saphyr` into private raw structs that reject unknown fields and keep
@@ -35,6 +36,7 @@ mod validate;
 mod tests;
 
 pub use error::{ErrorKind, PlaybookError};
+pub(crate) use text::{did_you_mean, quote};
 pub use text::{format_duration, glob_match, parse_duration};
 
 /// The largest playbook accepted, in bytes (checked before parsing).
@@ -95,9 +97,9 @@ pub struct Playbook {
     pub recommended_actions: BTreeMap<Verdict, Vec<Action>>,
     /// Where the playbook was read from (a path, or [`BUNDLED_SOURCE_NAME`]).
     pub source_name: String,
-    /// The `response:` half, verbatim (a mapping), reserved for the response
-    /// work; `None` when absent or empty. Its schema is not checked here.
-    pub response: Option<serde_json::Value>,
+    /// The `response:` half, validated; `None` when absent or empty (then
+    /// [`Playbook::response_policy`] is the default: nothing runs unattended).
+    pub response: Option<crate::respond::policy::ResponsePolicy>,
 }
 
 impl Playbook {
@@ -115,6 +117,11 @@ impl Playbook {
             .get(&verdict)
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+
+    /// The response policy: the `response:` half, or the default when absent.
+    pub fn response_policy(&self) -> crate::respond::policy::ResponsePolicy {
+        self.response.clone().unwrap_or_default()
     }
 
     /// Every verdict rule, malicious first, with the verdict it gives.
@@ -356,7 +363,7 @@ pub fn parse(source_name: &str, text: &str) -> Result<Playbook, PlaybookError> {
         return Err(error::too_large(source_name, text.as_bytes()));
     }
     let raw = raw::deserialize(source_name, text)?;
-    validate::validate(source_name, raw)
+    validate::validate(source_name, text, raw)
 }
 
 /// Reads (at most [`MAX_PLAYBOOK_BYTES`] of it) and parses a playbook file.

@@ -6,8 +6,12 @@
 //! `logging.entries.list=503,times=2` or
 //! `cloudkms.projects.locations.keyRings.cryptoKeys.getIamPolicy=403`.
 //! KIND is an HTTP status (answered in Google's error envelope), `hang` (never
-//! answer), `delay=MS` (answer late), `reset` (drop the connection) or
-//! `malformed` (a 200 whose body is cut short). `after=N` lets the first N
+//! answer), `delay=MS` (answer late), `reset` (drop the connection),
+//! `malformed` (a 200 whose body is not valid JSON) or `truncated` (the request
+//! runs, a write lands, but its answer stops half way: the headers announce the
+//! whole body, half is sent, then the connection drops) or `hang-after-apply` (the
+//! request runs, a write lands, and the answer never comes: with a killed client,
+//! the "intent without an outcome" case). `after=N` lets the first N
 //! matching requests through untouched before the rule starts counting, so
 //! `...cryptoKeyVersions.patch=403,after=1,times=1` fails the second PATCH only.
 
@@ -26,6 +30,8 @@ pub enum FaultKind {
     },
     Reset,
     Malformed,
+    Truncated,
+    HangAfterApply,
 }
 
 /// How often a rule fires.
@@ -79,6 +85,8 @@ impl std::str::FromStr for FaultRule {
             "hang" => FaultKind::Hang,
             "reset" => FaultKind::Reset,
             "malformed" => FaultKind::Malformed,
+            "truncated" => FaultKind::Truncated,
+            "hang-after-apply" => FaultKind::HangAfterApply,
             k if k.starts_with("delay=") => FaultKind::Delay {
                 ms: k["delay=".len()..]
                     .parse()
@@ -86,7 +94,9 @@ impl std::str::FromStr for FaultRule {
             },
             k => {
                 let status: u16 = k.parse().map_err(|_| {
-                    fail("kind must be an HTTP status, hang, delay=MS, reset or malformed")
+                    fail(
+                        "kind must be an HTTP status, hang, delay=MS, reset, malformed, truncated or hang-after-apply",
+                    )
                 })?;
                 if crate::error::Code::from_http_status(status).is_none() {
                     return Err(fail(
@@ -154,6 +164,8 @@ impl fmt::Display for FaultRule {
             FaultKind::Delay { ms } => write!(f, "delay={ms}")?,
             FaultKind::Reset => f.write_str("reset")?,
             FaultKind::Malformed => f.write_str("malformed")?,
+            FaultKind::Truncated => f.write_str("truncated")?,
+            FaultKind::HangAfterApply => f.write_str("hang-after-apply")?,
         }
         match self.trigger {
             Trigger::Always => {}
@@ -294,6 +306,18 @@ mod tests {
         assert_eq!(
             "*=delay=1500".parse::<FaultRule>().map(|r| r.kind),
             Ok(FaultKind::Delay { ms: 1500 })
+        );
+        let r: FaultRule = "cloudkms.*=truncated,times=1"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (r.kind.clone(), r.trigger.clone()),
+            (FaultKind::Truncated, Trigger::Times(1))
+        );
+        assert_eq!(r.to_string(), "cloudkms.*=truncated,times=1");
+        assert_eq!(
+            "x=hang-after-apply".parse::<FaultRule>().map(|r| r.kind),
+            Ok(FaultKind::HangAfterApply)
         );
         for bad in [
             "nothing",

@@ -6,12 +6,14 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -105,6 +107,9 @@ pub struct LedgerEntry {
     pub status: u16,
     /// The fault rule that fired, if any.
     pub fault: Option<String>,
+    /// The scheme of the `authorization` header (`Bearer`, ...) when one was sent; the
+    /// credentials themselves are never recorded.
+    pub authorization: Option<String>,
     /// Microseconds since the server started.
     pub started_us: u64,
     pub finished_us: u64,
@@ -147,6 +152,83 @@ impl std::fmt::Display for DropConnection {
 
 impl std::error::Error for DropConnection {}
 
+/// Marks a response whose body is to be cut short (the `truncated` fault): the headers announce
+/// the whole body, the first half is sent, then the connection is dropped.
+#[derive(Debug, Clone)]
+struct Truncate;
+
+/// A response body: whole, or cut short by the `truncated` fault.
+#[derive(Debug)]
+enum MockBody {
+    Whole(Full<Bytes>),
+    /// The part still to send (then the connection fails), and the announced length.
+    Cut(Option<Bytes>, u64),
+}
+
+impl MockBody {
+    fn from_response(resp: Response<Full<Bytes>>) -> Response<MockBody> {
+        if resp.extensions().get::<Truncate>().is_none() {
+            return resp.map(MockBody::Whole);
+        }
+        let (parts, body) = resp.into_parts();
+        let whole = body.size_hint().exact().unwrap_or(0);
+        let bytes = body.collect_now().unwrap_or_default();
+        let half = bytes.slice(..bytes.len() / 2);
+        Response::from_parts(parts, MockBody::Cut(Some(half), whole))
+    }
+}
+
+impl Body for MockBody {
+    type Data = Bytes;
+    type Error = DropConnection;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, DropConnection>>> {
+        match self.get_mut() {
+            MockBody::Whole(full) => Pin::new(full)
+                .poll_frame(cx)
+                .map_err(|never| match never {}),
+            MockBody::Cut(part, _) => Poll::Ready(Some(match part.take() {
+                Some(bytes) => Ok(Frame::data(bytes)),
+                None => Err(DropConnection),
+            })),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            MockBody::Whole(full) => full.is_end_stream(),
+            MockBody::Cut(..) => false,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            MockBody::Whole(full) => full.size_hint(),
+            MockBody::Cut(_, whole) => SizeHint::with_exact(*whole),
+        }
+    }
+}
+
+/// `Full` holds one chunk: take it without polling.
+trait CollectNow {
+    fn collect_now(self) -> Option<Bytes>;
+}
+
+impl CollectNow for Full<Bytes> {
+    fn collect_now(self) -> Option<Bytes> {
+        let mut body = self;
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        match Pin::new(&mut body).poll_frame(&mut cx) {
+            Poll::Ready(Some(Ok(frame))) => frame.into_data().ok(),
+            _ => None,
+        }
+    }
+}
+
 impl MockServer {
     /// Binds `addr` (use port 0 for a free port) and serves in the background
     /// on the current Tokio runtime.
@@ -182,7 +264,14 @@ impl MockServer {
                         let _ = stream.set_nodelay(true);
                         let shared = Arc::clone(&server_shared);
                         connections.spawn(async move {
-                            let service = service_fn(move |req| handle(Arc::clone(&shared), peer, req));
+                            let service = service_fn(move |req| {
+                                let shared = Arc::clone(&shared);
+                                async move {
+                                    handle(shared, peer, req)
+                                        .await
+                                        .map(MockBody::from_response)
+                                }
+                            });
                             let _ = hyper::server::conn::http1::Builder::new()
                                 .keep_alive(true)
                                 .serve_connection(TokioIo::new(stream), service)
@@ -304,6 +393,14 @@ async fn handle(
         ip: peer.ip().to_string(),
         user_agent: header("user-agent").unwrap_or_default(),
     };
+    let authorization = header("authorization").map(|v| {
+        v.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(16)
+            .collect::<String>()
+    });
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
@@ -334,6 +431,7 @@ async fn handle(
         mutating: route.as_ref().is_some_and(|r| r.mutating),
         status: 0,
         fault: None,
+        authorization,
         started_us,
         finished_us: 0,
         principal: caller.principal.clone(),
@@ -373,8 +471,15 @@ async fn handle(
             .filter(|f| f.rule.applies_to(route.id))
             .find_map(|f| f.fire().then(|| f.rule.clone()))
     };
+    let mut truncate = false;
+    let mut hang_after = false;
     if let Some(rule) = fired {
         let label = Some(rule.to_string());
+        // Recorded at once: a client that gives up on a `delay` or `hang` drops the connection,
+        // and this handler with it, before `finish` runs.
+        if let Some(e) = lock(&shared.ledger).iter_mut().rev().find(|e| e.seq == seq) {
+            e.fault.clone_from(&label);
+        }
         match rule.kind {
             FaultKind::Status {
                 status,
@@ -420,6 +525,15 @@ async fn handle(
                 *resp.body_mut() = Full::new(Bytes::from_static(b"{\"name\": \"projects/"));
                 return Ok(resp);
             }
+            FaultKind::Truncated => {
+                // The request runs (a write lands); only its answer is cut.
+                entry.fault = label;
+                truncate = true;
+            }
+            FaultKind::HangAfterApply => {
+                entry.fault = label;
+                hang_after = true;
+            }
         }
     }
 
@@ -451,16 +565,24 @@ async fn handle(
         state.advance_to(now);
         dispatch(&mut state, &route, &query, &body, &caller, now)
     };
-    match result {
+    let mut resp = match result {
         Ok(v) => {
             finish(200, entry.fault.clone());
-            Ok(json_response(200, &v, None))
+            json_response(200, &v, None)
         }
         Err(e) => {
             finish(e.code.http_status(), entry.fault.clone());
-            Ok(error_response(&e))
+            error_response(&e)
         }
+    };
+    if truncate {
+        resp.extensions_mut().insert(Truncate);
     }
+    if hang_after {
+        // The write landed; the answer never comes (the client's timeout, or its death, ends it).
+        std::future::pending::<()>().await;
+    }
+    Ok(resp)
 }
 
 fn injected_message(code: Code) -> &'static str {

@@ -1,22 +1,32 @@
 //! How the SDK clients are built: endpoints, credentials, retry and timeout policy.
 //!
-//! Three rules are enforced here rather than left to callers:
-//! - a token never goes to a mock: in `Auto` mode credentials are anonymous exactly when every
-//!   endpoint in use is loopback;
+//! Four rules are enforced here rather than left to callers:
+//! - a token never goes to a mock: in `Auto` mode each client whose endpoint is loopback is
+//!   anonymous (even when other services use Google and credentials), and when every endpoint is
+//!   loopback no credentials are even loaded;
+//! - an endpoint is never echoed with its user info, query or fragment (where secrets live) in an
+//!   error;
 //! - plain HTTP only to loopback unless the operator explicitly allows it (a bearer token over
 //!   cleartext to a remote host is how tokens leak);
 //! - nothing can stall: the SDK default (10 attempts / 60 s, backoff from 1 s) is replaced on
 //!   every client by an attempt timeout, an attempt limit, a total time limit and a jittered
-//!   exponential backoff.
+//!   exponential backoff that honours the service's `Retry-After` / `RetryInfo` when it fits in
+//!   the call's budget (and gives up at once when it does not).
 
+use std::cell::Cell;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use google_cloud_auth::credentials::{Credentials, anonymous, impersonated};
 use google_cloud_gax::backoff_policy::BackoffPolicy;
+use google_cloud_gax::error::Error as GaxError;
 use google_cloud_gax::exponential_backoff::ExponentialBackoffBuilder;
 use google_cloud_gax::retry_policy::{Aip194Strict, RetryPolicy, RetryPolicyExt};
+use google_cloud_gax::retry_result::RetryResult;
+use google_cloud_gax::retry_state::RetryState;
+use google_cloud_gax::retry_throttler::CircuitBreaker;
+use google_cloud_gax::throttle_result::ThrottleResult;
 
 use super::Gcp;
 use super::error::GcpError;
@@ -98,7 +108,8 @@ pub(crate) fn parse_endpoint(
     raw: &str,
     allow_insecure: bool,
 ) -> Result<Endpoint, GcpError> {
-    let bad = |why: &str| GcpError::Config(format!("{service} endpoint {raw:?}: {why}"));
+    let shown = redact_endpoint(raw);
+    let bad = |why: &str| GcpError::Config(format!("{service} endpoint {shown:?}: {why}"));
     let (scheme, rest) = raw
         .split_once("://")
         .ok_or_else(|| bad("needs a scheme, e.g. https://host or http://127.0.0.1:PORT"))?;
@@ -117,7 +128,7 @@ pub(crate) fn parse_endpoint(
     {
         return Err(bad("has an invalid port"));
     }
-    if rest[authority.len()..].starts_with(['?', '#']) {
+    if rest.contains(['?', '#']) {
         return Err(bad("must not have a query or fragment"));
     }
     let loopback = is_loopback_host(host);
@@ -131,6 +142,38 @@ pub(crate) fn parse_endpoint(
         https,
         loopback,
     })
+}
+
+/// An endpoint as it may be shown in an error: without user info (`user:password@`), query and
+/// fragment (`?key=...`), control characters, and at most 200 characters.
+pub(crate) fn redact_endpoint(raw: &str) -> String {
+    let (scheme, rest) = match raw.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, raw),
+    };
+    let (before_query, cut_query) = match rest.find(['?', '#']) {
+        Some(i) => (&rest[..i], true),
+        None => (rest, false),
+    };
+    let authority_end = before_query.find('/').unwrap_or(before_query.len());
+    let (authority, path) = before_query.split_at(authority_end);
+    let host = match authority.rfind('@') {
+        Some(i) => format!("REDACTED@{}", &authority[i + 1..]),
+        None => authority.to_string(),
+    };
+    let mut shown = match scheme {
+        Some(scheme) => format!("{scheme}://{host}{path}"),
+        None => format!("{host}{path}"),
+    };
+    if cut_query {
+        shown.push_str("?REDACTED");
+    }
+    let shown: String = shown
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .take(200)
+        .collect();
+    shown
 }
 
 fn split_host_port(authority: &str) -> Option<(&str, Option<&str>)> {
@@ -200,11 +243,45 @@ impl ResolvedEndpoints {
     }
 }
 
-/// Builds the credentials for the configured mode. Returns them and whether they are anonymous.
+/// The credentials of the clients: `remote` for endpoints that are not loopback (Google, or an
+/// explicit remote endpoint), `loopback` for loopback endpoints. In `Auto` mode loopback
+/// endpoints are always anonymous, so a token never reaches a local mock even when the other
+/// services use Google with credentials.
+#[derive(Clone, Debug)]
+pub(crate) struct ClientCredentials {
+    pub remote: Credentials,
+    pub loopback: Credentials,
+    /// True when no client sends credentials.
+    pub anonymous: bool,
+}
+
+impl ClientCredentials {
+    pub(crate) fn for_endpoint(&self, endpoint: Option<&Endpoint>) -> Credentials {
+        match endpoint {
+            Some(e) if e.loopback => self.loopback.clone(),
+            _ => self.remote.clone(),
+        }
+    }
+}
+
+/// Builds the credentials for the configured mode.
 pub(crate) fn credentials(
     cfg: &GcpConfig,
     endpoints: &ResolvedEndpoints,
-) -> Result<(Credentials, bool), GcpError> {
+) -> Result<ClientCredentials, GcpError> {
+    credentials_with(cfg, endpoints, || {
+        google_cloud_auth::credentials::Builder::default()
+            .build()
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// [`credentials`], with the Application Default Credentials loader passed in (tests).
+pub(crate) fn credentials_with(
+    cfg: &GcpConfig,
+    endpoints: &ResolvedEndpoints,
+    load_adc: impl FnOnce() -> Result<Credentials, String>,
+) -> Result<ClientCredentials, GcpError> {
     let anonymous = match cfg.credentials {
         CredentialsMode::Anonymous => true,
         CredentialsMode::Adc => false,
@@ -221,21 +298,68 @@ pub(crate) fn credentials(
                     .to_string(),
             ));
         }
-        return Ok((anonymous::Builder::new().build(), true));
+        let none = anonymous::Builder::new().build();
+        return Ok(ClientCredentials {
+            remote: none.clone(),
+            loopback: none,
+            anonymous: true,
+        });
     }
-    let adc = google_cloud_auth::credentials::Builder::default()
-        .build()
-        .map_err(|e| {
-            GcpError::Config(format!("cannot load application default credentials: {e}"))
-        })?;
-    let creds = match &cfg.impersonate_service_account {
+    // The SDK's own errors can quote the credentials file; only its kind is shown.
+    let adc = load_adc().map_err(|e| {
+        GcpError::Config(format!(
+            "cannot load application default credentials: {}",
+            credentials_error(&e)
+        ))
+    })?;
+    let remote = match &cfg.impersonate_service_account {
         None => adc,
         Some(sa) => impersonated::Builder::from_source_credentials(adc)
             .with_target_principal(sa.clone())
             .build()
-            .map_err(|e| GcpError::Config(format!("cannot impersonate {sa}: {e}")))?,
+            .map_err(|e| {
+                GcpError::Config(format!(
+                    "cannot impersonate {sa}: {}",
+                    credentials_error(&e.to_string())
+                ))
+            })?,
     };
-    Ok((creds, false))
+    let loopback = match cfg.credentials {
+        CredentialsMode::Auto => anonymous::Builder::new().build(),
+        _ => remote.clone(),
+    };
+    Ok(ClientCredentials {
+        remote,
+        loopback,
+        anonymous: false,
+    })
+}
+
+/// A credentials error as it may be printed: one line, bounded, and cut before anything that
+/// looks like token or key material.
+pub(crate) fn credentials_error(message: &str) -> String {
+    const SECRET_MARKERS: [&str; 8] = [
+        "-----BEGIN",
+        "private_key",
+        "refresh_token",
+        "client_secret",
+        "access_token",
+        "ya29.",
+        "Bearer ",
+        "\"token\"",
+    ];
+    let mut text: String = message
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if let Some(i) = SECRET_MARKERS.iter().filter_map(|m| text.find(m)).min() {
+        text.truncate(i);
+        text.push_str("[REDACTED]");
+    }
+    if text.chars().count() > 300 {
+        text = text.chars().take(300).collect::<String>() + "…";
+    }
+    text
 }
 
 /// The retry policy of every client.
@@ -246,19 +370,26 @@ pub(crate) fn credentials(
 ///   before it runs, so a replay cannot apply a mutation twice);
 /// - attempt timeouts: retried for idempotent calls only (a timed-out mutation may have landed);
 /// - at most `max_attempts` attempts and `total_timeout` overall; the last attempt's own timeout
-///   is shortened to what is left of `total_timeout`.
+///   is shortened to what is left of `total_timeout`;
+/// - retries are throttled per client by a circuit breaker (after five failed attempts with no
+///   success in between) rather than the SDK's default adaptive throttler, which, on a client
+///   that has made one call, refuses the first retry half of the time: a CLI's clients make a
+///   handful of calls, so "503 once, then fine" must be retried at once.
+/// - a `Retry-After` header or `RetryInfo` detail on the failed attempt sets the least delay
+///   before the next one (see [`RetryAfterBackoff`]).
 pub(crate) fn retry_policy(r: &RetryConfig) -> Arc<dyn RetryPolicy> {
-    Arc::new(
-        Aip194Strict
+    Arc::new(HintingRetryPolicy {
+        inner: Aip194Strict
             .continue_on_too_many_requests()
             .continue_on_client_timeout()
             .with_attempt_limit(r.max_attempts.max(1))
             .with_time_limit(r.total_timeout),
-    )
+    })
 }
 
 /// Exponential backoff (×2 per attempt, capped) with full jitter: the SDK draws each delay
-/// uniformly from `[0, ceiling]`, so many responders hitting one quota do not retry in lockstep.
+/// uniformly from `[0, ceiling]`, so many responders hitting one quota do not retry in lockstep;
+/// raised to the service's `Retry-After` when it gave one.
 pub(crate) fn backoff_policy(r: &RetryConfig) -> Result<Arc<dyn BackoffPolicy>, GcpError> {
     let backoff = ExponentialBackoffBuilder::new()
         .with_initial_delay(r.initial_backoff)
@@ -266,7 +397,70 @@ pub(crate) fn backoff_policy(r: &RetryConfig) -> Result<Arc<dyn BackoffPolicy>, 
         .with_scaling(2.0)
         .build()
         .map_err(|e| GcpError::Config(format!("retry backoff: {e}")))?;
-    Ok(Arc::new(backoff))
+    Ok(Arc::new(RetryAfterBackoff {
+        inner: Arc::new(backoff),
+    }))
+}
+
+thread_local! {
+    /// The retry hint of the attempt that just failed on this thread.
+    ///
+    /// The SDK's retry loop calls `RetryPolicy::on_error(error)` and then, on the same thread
+    /// with no `.await` in between, `BackoffPolicy::on_failure(state)`, which is not given the
+    /// error. [`HintingRetryPolicy`] leaves the hint here and [`RetryAfterBackoff`] takes it, so
+    /// concurrent calls on other threads (or other tasks on this one) cannot see each other's
+    /// hints. `tests::retry_after_is_honoured_*` checks the SDK still behaves so.
+    ///
+    /// The hint is tagged with the retry loop's start and attempt number: when the policy
+    /// stops the loop (no backoff follows), a hint left behind must not be taken by another
+    /// call's backoff on the same thread.
+    static RETRY_HINT: Cell<Option<(std::time::Instant, u32, Duration)>> = const { Cell::new(None) };
+}
+
+/// The retry policy, plus noting the failed attempt's retry hint for the backoff.
+#[derive(Debug)]
+struct HintingRetryPolicy<P> {
+    inner: P,
+}
+
+impl<P: RetryPolicy> RetryPolicy for HintingRetryPolicy<P> {
+    fn on_error(&self, state: &RetryState, error: GaxError) -> RetryResult {
+        let hint = super::error::retry_hint(&error).map(|d| (state.start, state.attempt_count, d));
+        RETRY_HINT.with(|h| h.set(hint));
+        self.inner.on_error(state, error)
+    }
+
+    fn on_throttle(&self, state: &RetryState, error: GaxError) -> ThrottleResult {
+        RETRY_HINT.with(|h| h.set(None));
+        self.inner.on_throttle(state, error)
+    }
+
+    fn remaining_time(&self, state: &RetryState) -> Option<Duration> {
+        self.inner.remaining_time(state)
+    }
+}
+
+/// The jittered exponential backoff, but never shorter than the service's retry hint
+/// (`Retry-After: S`, or a `RetryInfo` detail). A hint longer than what is left of the call's
+/// budget makes the SDK give up at once with that error (its loop refuses to sleep past the
+/// time limit), so the caller gets `ResourceExhausted { retry_after }` instead of a stall.
+#[derive(Debug)]
+struct RetryAfterBackoff {
+    inner: Arc<dyn BackoffPolicy>,
+}
+
+impl BackoffPolicy for RetryAfterBackoff {
+    fn on_failure(&self, state: &RetryState) -> Duration {
+        let jittered = self.inner.on_failure(state);
+        match RETRY_HINT.with(Cell::take) {
+            Some((start, attempt, hint))
+                if start == state.start && attempt == state.attempt_count =>
+            {
+                hint.max(jittered)
+            }
+            _ => jittered,
+        }
+    }
 }
 
 /// Applies endpoint, credentials and the retry/timeout policy to any SDK client builder.
@@ -274,9 +468,10 @@ macro_rules! build_client {
     ($builder:expr, $endpoint:expr, $setup:expr, $service:literal) => {{
         let setup: &ClientSetup = $setup;
         let mut builder = $builder
-            .with_credentials(setup.credentials.clone())
+            .with_credentials(setup.credentials.for_endpoint($endpoint.as_ref()))
             .with_retry_policy(setup.retry.clone())
             .with_backoff_policy(setup.backoff.clone())
+            .with_retry_throttler(CircuitBreaker::default())
             .with_attempt_timeout(setup.attempt_timeout);
         if let Some(e) = &$endpoint {
             builder = builder.with_endpoint(e.url.clone());
@@ -289,7 +484,7 @@ macro_rules! build_client {
 }
 
 struct ClientSetup {
-    credentials: Credentials,
+    credentials: ClientCredentials,
     retry: Arc<dyn RetryPolicy>,
     backoff: Arc<dyn BackoffPolicy>,
     attempt_timeout: Duration,
@@ -305,7 +500,8 @@ impl Gcp {
             ));
         }
         let endpoints = ResolvedEndpoints::resolve(&cfg.endpoints, cfg.allow_insecure_endpoint)?;
-        let (credentials, anonymous) = credentials(cfg, &endpoints)?;
+        let credentials = credentials(cfg, &endpoints)?;
+        let anonymous = credentials.anonymous;
         let setup = ClientSetup {
             credentials,
             retry: retry_policy(&cfg.retry),

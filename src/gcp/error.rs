@@ -28,7 +28,7 @@ pub enum GcpError {
         permission: Option<String>,
     },
     /// Quota or rate limit; `retry_after` is Google's hint (RetryInfo or `Retry-After`).
-    #[error("resource exhausted: {message}")]
+    #[error("resource exhausted: {message}{}", retry_after.map(|d| format!(" (the service asks to retry after {}s)", d.as_secs())).unwrap_or_default())]
     ResourceExhausted {
         message: String,
         retry_after: Option<Duration>,
@@ -69,7 +69,45 @@ impl GcpError {
     /// once in the time-limit policy's error, once in the loop), so the classification is done
     /// on the innermost SDK error found by following `source()`.
     pub(crate) fn from_gax(err: &GaxError, resource: &str) -> GcpError {
-        classify(innermost(err), resource)
+        classify(innermost(err), resource).scrubbed()
+    }
+
+    /// Every message cut before anything that looks like a token or key (a proxy's error page
+    /// may echo the request's `authorization` header), on one line, bounded.
+    fn scrubbed(self) -> GcpError {
+        use super::config::credentials_error as scrub;
+        match self {
+            GcpError::Config(m) => GcpError::Config(scrub(&m)),
+            GcpError::NotFound { resource } => GcpError::NotFound {
+                resource: scrub(&resource),
+            },
+            GcpError::PermissionDenied {
+                message,
+                permission,
+            } => GcpError::PermissionDenied {
+                message: scrub(&message),
+                permission,
+            },
+            GcpError::ResourceExhausted {
+                message,
+                retry_after,
+            } => GcpError::ResourceExhausted {
+                message: scrub(&message),
+                retry_after,
+            },
+            GcpError::Unavailable(m) => GcpError::Unavailable(scrub(&m)),
+            GcpError::Aborted(m) => GcpError::Aborted(scrub(&m)),
+            GcpError::InvalidArgument(m) => GcpError::InvalidArgument(scrub(&m)),
+            GcpError::FailedPrecondition(m) => GcpError::FailedPrecondition(scrub(&m)),
+            GcpError::Unauthenticated(m) => GcpError::Unauthenticated(scrub(&m)),
+            GcpError::Timeout => GcpError::Timeout,
+            GcpError::Connect(m) => GcpError::Connect(scrub(&m)),
+            GcpError::Malformed(m) => GcpError::Malformed(scrub(&m)),
+            GcpError::Other { code, message } => GcpError::Other {
+                code: scrub(&code),
+                message: scrub(&message),
+            },
+        }
     }
 }
 
@@ -154,6 +192,7 @@ fn classify(err: &GaxError, resource: &str) -> GcpError {
         return GcpError::InvalidArgument(format!("resource name {resource:?} is not valid here"));
     }
     if err.is_authentication() {
+        // A token endpoint's answer can echo what was sent to it: cut before secrets.
         return GcpError::Unauthenticated(chain(err));
     }
     if err.is_io() {
@@ -226,6 +265,11 @@ pub(crate) fn permission_from_message(message: &str) -> Option<String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_');
     looks_like_permission.then(|| permission.to_string())
+}
+
+/// The retry hint of a failed attempt, for the backoff (see `config::RetryAfterBackoff`).
+pub(crate) fn retry_hint(err: &GaxError) -> Option<Duration> {
+    retry_after(err)
 }
 
 /// Google's retry hint: a RetryInfo detail wins over the `Retry-After` header (seconds form).

@@ -878,7 +878,11 @@ async fn log_quota_exhaustion_keeps_retry_after_for_the_caller() {
         other => panic!("{other:?}"),
     }
     let requests = server.requests();
-    assert_eq!(requests.len(), 3, "429 is retried up to the attempt limit");
+    assert_eq!(
+        requests.len(),
+        1,
+        "a Retry-After beyond the call's budget is not waited for: the caller gets it"
+    );
     assert!(
         requests
             .iter()
@@ -1301,4 +1305,189 @@ fn domain_types_serialize_for_the_report() {
     let j = serde_json::to_value(&v).unwrap();
     assert_eq!(j["create_time"], "2019-04-22T14:38:20Z");
     assert_eq!(j["state"], "ENABLED");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retry hints, secrets and credentials per endpoint
+
+#[tokio::test]
+async fn retry_after_is_honoured_between_attempts() {
+    let server = TestServer::start(|_, i| {
+        if i == 0 {
+            let mut c = google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.");
+            c.headers.push(("retry-after".to_string(), "1".to_string()));
+            c
+        } else {
+            ok(recorded_body(KEY_GET))
+        }
+    })
+    .await;
+    let retry = RetryConfig {
+        total_timeout: Duration::from_secs(3),
+        ..fast_retry()
+    };
+    let gcp = Gcp::connect(&config_for(&server.url, retry)).await.unwrap();
+    let start = Instant::now();
+    gcp.get_crypto_key(KEY).await.unwrap();
+    let elapsed = start.elapsed();
+    // Without the hint the backoff is at most 100 ms here.
+    assert!(
+        elapsed >= Duration::from_secs(1),
+        "retried after {elapsed:?}"
+    );
+    assert!(elapsed < Duration::from_millis(2500), "took {elapsed:?}");
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn retry_after_beyond_the_budget_fails_at_once_with_the_hint() {
+    let server = TestServer::start(|_, _| {
+        let mut c = google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.");
+        c.headers
+            .push(("retry-after".to_string(), "60".to_string()));
+        c
+    })
+    .await;
+    let gcp = connect(&server).await;
+    let start = Instant::now();
+    let err = gcp.get_crypto_key(KEY).await.unwrap_err();
+    let elapsed = start.elapsed();
+    match &err {
+        GcpError::ResourceExhausted { retry_after, .. } => {
+            assert_eq!(*retry_after, Some(Duration::from_secs(60)));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("retry after 60s"), "{err}");
+    assert!(elapsed < Duration::from_secs(1), "waited {elapsed:?}");
+    assert_eq!(server.requests().len(), 1, "no retry can fit in the budget");
+}
+
+#[test]
+fn endpoint_errors_never_echo_user_info_or_query() {
+    for (raw, secret) in [
+        ("http://admin:s3cret-pw@127.0.0.1:8080", "s3cret-pw"),
+        ("https://token-abc123@kms.example.com", "token-abc123"),
+        ("http://kms.example.com/?key=AIzaSECRETKEY", "AIzaSECRETKEY"),
+        ("http://kms.example.com/#access_token=ya29.xyz", "ya29.xyz"),
+        (
+            "https://kms.example.com/v1/?key=AIzaAFTERPATH",
+            "AIzaAFTERPATH",
+        ),
+        ("ftp://u:p4ss@host", "p4ss"),
+    ] {
+        let err = parse_endpoint("kms", raw, false).unwrap_err().to_string();
+        assert!(!err.contains(secret), "{err}");
+        assert!(err.contains("REDACTED"), "{err}");
+    }
+    let err = parse_endpoint("kms", "http://example.com/\u{1b}[31m", false)
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}
+
+#[test]
+fn credentials_errors_are_cut_before_secrets() {
+    let e = config::credentials_error(
+        "failed to refresh: status 400 body {\"error\":\"invalid_grant\",\"refresh_token\":\"1//SECRET\"}",
+    );
+    assert!(!e.contains("SECRET"), "{e}");
+    assert!(e.contains("[REDACTED]"), "{e}");
+    let e = config::credentials_error("proxy said: Authorization: Bearer ya29.a0SECRET\nmore");
+    assert!(!e.contains("SECRET") && !e.contains('\n'), "{e}");
+    assert_eq!(
+        config::credentials_error("no credentials found"),
+        "no credentials found"
+    );
+}
+
+#[tokio::test]
+async fn a_proxy_error_page_echoing_the_token_does_not_leak_it() {
+    let server = TestServer::start(|_, _| {
+        raw(
+            502,
+            "<html>Bad gateway. Request headers: authorization: Bearer ya29.LEAKED-TOKEN</html>",
+        )
+    })
+    .await;
+    let mut retry = fast_retry();
+    retry.max_attempts = 1;
+    let gcp = Gcp::connect(&config_for(&server.url, retry)).await.unwrap();
+    let err = gcp.get_crypto_key(KEY).await.unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("LEAKED"), "{err:?}");
+}
+
+async fn header_of(creds: &google_cloud_auth::credentials::Credentials) -> Option<String> {
+    use google_cloud_auth::credentials::CacheableResource;
+    match creds.headers(Default::default()).await.unwrap() {
+        CacheableResource::New { data, .. } => data
+            .get("authorization")
+            .map(|v| v.to_str().unwrap().to_string()),
+        CacheableResource::NotModified => None,
+    }
+}
+
+#[tokio::test]
+async fn auto_credentials_keep_loopback_clients_anonymous_when_others_use_adc() {
+    let token_server = TestServer::start(|_, _| {
+        ok(json!({"access_token": "ya29.FAKE-ACCESS", "expires_in": 3600, "token_type": "Bearer"}))
+    })
+    .await;
+    let fake_adc = json!({
+        "type": "authorized_user",
+        "client_id": "fake-client.apps.googleusercontent.com",
+        "client_secret": "FAKE-CLIENT-SECRET",
+        "refresh_token": "1//FAKE-REFRESH-TOKEN",
+        "token_uri": format!("{}/token", token_server.url),
+    });
+    let load = || {
+        google_cloud_auth::credentials::user_account::Builder::new(fake_adc.clone())
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    let endpoints = Endpoints {
+        kms: Some("http://127.0.0.1:9".to_string()),
+        logging: Some("https://logging.example.com".to_string()),
+        ..Endpoints::default()
+    };
+    let resolved = ResolvedEndpoints::resolve(&endpoints, false).unwrap();
+    let cfg = GcpConfig {
+        endpoints,
+        ..GcpConfig::default()
+    };
+    let creds = config::credentials_with(&cfg, &resolved, load).unwrap();
+    assert!(!creds.anonymous);
+    let kms = header_of(&creds.for_endpoint(resolved.kms.as_ref())).await;
+    assert_eq!(kms, None, "a loopback endpoint gets no token in auto mode");
+    let logging = header_of(&creds.for_endpoint(resolved.logging.as_ref())).await;
+    assert_eq!(logging.as_deref(), Some("Bearer ya29.FAKE-ACCESS"));
+    // Google's default endpoint (None) is remote.
+    let inventory = header_of(&creds.for_endpoint(None)).await;
+    assert_eq!(inventory.as_deref(), Some("Bearer ya29.FAKE-ACCESS"));
+
+    // Explicit `adc` is the operator's choice (e.g. a local forwarding proxy): loopback gets it too.
+    let adc = GcpConfig {
+        credentials: CredentialsMode::Adc,
+        ..cfg.clone()
+    };
+    let creds = config::credentials_with(&adc, &resolved, load).unwrap();
+    let kms = header_of(&creds.for_endpoint(resolved.kms.as_ref())).await;
+    assert_eq!(kms.as_deref(), Some("Bearer ya29.FAKE-ACCESS"));
+
+    // Every endpoint loopback in auto mode: ADC is never even loaded.
+    let all_local = Endpoints {
+        all: Some("http://127.0.0.1:9".to_string()),
+        ..Endpoints::default()
+    };
+    let resolved = ResolvedEndpoints::resolve(&all_local, false).unwrap();
+    let creds = config::credentials_with(&cfg, &resolved, || panic!("ADC loaded")).unwrap();
+    assert!(creds.anonymous);
+
+    // A loader failure quoting secrets is cut.
+    let err = config::credentials_with(&adc, &resolved, || {
+        Err("bad file: {\"private_key\": \"-----BEGIN PRIVATE KEY-----MIIE\"}".to_string())
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(!err.contains("MIIE") && !err.contains("BEGIN"), "{err}");
 }

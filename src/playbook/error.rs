@@ -48,6 +48,10 @@ pub enum ErrorKind {
     NoRules,
     /// The `response:` half is not a mapping.
     BadResponse,
+    /// A response step's `when` condition does not parse.
+    BadCondition,
+    /// An unknown member kind in `response.revoke.members`.
+    UnknownMember,
     /// No bundled playbook handles the alert type.
     UnsupportedAlertType,
 }
@@ -284,6 +288,12 @@ fn describe(error: &serde_saphyr::Error) -> (ErrorKind, String) {
         E::UnsupportedTag { .. } => (
             ErrorKind::Syntax,
             "YAML tags (`!something`) are not supported in playbooks; remove the tag".into(),
+        ),
+        // The scanner's flow-nesting limit (`flow_nesting_limit` in the
+        // budget) has no variant of its own: it comes as the parser's message.
+        E::ExternalMessage { msg, .. } if msg.starts_with("recursion limit exceeded") => (
+            ErrorKind::Limit,
+            budget_message(&BudgetBreach::Depth { depth: 0 }),
         ),
         E::InvalidUtf8Input => (
             ErrorKind::NotUtf8,

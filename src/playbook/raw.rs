@@ -55,6 +55,13 @@ pub(super) const SECTIONS: &[(&str, &[&str])] = &[
         "recommended_actions",
         &["benign", "suspicious", "malicious"],
     ),
+    (
+        "response",
+        &["projects", "unattended", "rotate", "revoke", "steps"],
+    ),
+    ("response.rotate", &["period", "disable_previous"]),
+    ("response.revoke", &["members"]),
+    ("a response step", &["action", "when", "affected_keys"]),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -62,7 +69,7 @@ pub(super) const SECTIONS: &[(&str, &[&str])] = &[
 pub(super) struct RawDocument {
     pub investigation: Spanned<RawInvestigation>,
     #[serde(default)]
-    pub response: Option<Spanned<serde_json::Value>>,
+    pub response: Option<Spanned<RawResponse>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +173,48 @@ pub(super) struct RawActions {
     pub malicious: Option<StrList>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawResponse {
+    #[serde(default)]
+    pub projects: Option<StrList>,
+    #[serde(default)]
+    pub unattended: Option<StrList>,
+    #[serde(default)]
+    pub rotate: Option<Spanned<RawRotate>>,
+    #[serde(default)]
+    pub revoke: Option<Spanned<RawRevoke>>,
+    #[serde(default)]
+    pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRotate {
+    #[serde(default)]
+    pub period: Option<Str>,
+    #[serde(default)]
+    pub disable_previous: Option<Str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRevoke {
+    #[serde(default)]
+    pub members: Option<StrList>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStep {
+    #[serde(default)]
+    pub action: Option<Str>,
+    #[serde(default)]
+    pub when: Option<Str>,
+    #[serde(default)]
+    pub affected_keys: Option<Str>,
+}
+
 /// A mapping of text to text, in document order, each side with its
 /// location (duplicate keys are rejected by the parser).
 #[derive(Debug, Default)]
@@ -222,7 +271,20 @@ fn options() -> Options {
 }
 
 /// Parses the YAML into the raw document.
+///
+/// Two passes: the first walks the whole document under the parser's
+/// budgets without looking at its schema, so hostile YAML (alias bombs,
+/// deep nesting) is refused wherever it sits, even behind a schema error
+/// that would stop the typed pass early; the second builds the raw structs
+/// and reports every other problem (so syntax and schema errors read the
+/// same as with one pass).
 pub(super) fn deserialize(source_name: &str, text: &str) -> Result<RawDocument, PlaybookError> {
+    if let Err(e) = serde_saphyr::from_str_with_options::<serde::de::IgnoredAny>(text, options()) {
+        let error = error::from_yaml(source_name, &e);
+        if error.kind() == super::ErrorKind::Limit {
+            return Err(error);
+        }
+    }
     serde_saphyr::from_str_with_options(text, options())
         .map_err(|e| error::from_yaml(source_name, &e))
 }

@@ -98,7 +98,19 @@ fn the_shipped_playbook_parses_with_a_severity_for_every_finding() {
         [Action::Revoke, Action::Rotate]
     );
     assert!(p.actions_for(Verdict::Benign).is_empty());
-    assert_eq!(p.response, Some(serde_json::json!({})));
+    let response = p.response.as_ref().unwrap();
+    assert!(response.projects.iter().any(|x| x == "acme-payments-prod"));
+    assert_eq!(
+        response.unattended,
+        [Action::Disable, Action::Revoke, Action::Rotate]
+    );
+    assert!(!response.allows_unattended(Action::ScheduleDestroy));
+    assert_eq!(response.steps.len(), 3);
+    assert_eq!(response.steps[0].when.to_string(), "verdict == malicious");
+    assert_eq!(
+        response.rotate.period,
+        Some(SignedDuration::from_hours(90 * 24))
+    );
 }
 
 #[test]
@@ -278,21 +290,151 @@ fn severities_override_the_defaults() {
 }
 
 #[test]
-fn the_response_half_is_kept_raw() {
+fn the_response_half_is_typed() {
+    use crate::respond::policy::{Condition, MemberSelector};
     let p = parse_ok(&format!(
-        "{MINIMAL}response:\n  steps:\n    - action: disable\n      when: malicious\n  anything: [1, two]\n"
+        "{MINIMAL}response:\n  projects: [acme-payments-prod, \"123456789012\"]\n  unattended: [disable, revoke]\n  rotate:\n    period: 30d\n    disable_previous: true\n  revoke:\n    members: [public, creator]\n  steps:\n    - action: disable\n      when: verdict == malicious and finding public-access\n      affected_keys: true\n    - action: revoke\n      when: \"verdict >= suspicious\"\n"
     ));
+    let r = p.response.clone().unwrap();
+    assert_eq!(r.projects, ["acme-payments-prod", "123456789012"]);
+    assert_eq!(r.unattended, [Action::Disable, Action::Revoke]);
+    assert_eq!(r.rotate.period, Some(SignedDuration::from_hours(30 * 24)));
+    assert!(r.rotate.disable_previous);
     assert_eq!(
-        p.response,
-        Some(serde_json::json!({
-            "steps": [{"action": "disable", "when": "malicious"}],
-            "anything": [1, "two"]
-        }))
+        r.revoke.members,
+        [MemberSelector::Public, MemberSelector::Creator]
     );
+    assert_eq!(r.steps.len(), 2);
+    assert!(r.steps[0].affected_keys && !r.steps[1].affected_keys);
+    assert_eq!(
+        r.steps[0].when,
+        Condition::And(vec![
+            Condition::Verdict(crate::respond::policy::Compare::Eq, Verdict::Malicious),
+            Condition::Finding(FindingId::PublicAccess),
+        ])
+    );
+    assert!(r.allows_project("ACME-payments-prod", &[]));
+    assert!(!r.allows_project("acme-hr-prod", &["acme-hr-prod"]));
+
+    // Absent or empty: no policy; `{}`: the defaults (nothing unattended).
+    assert!(parse_ok(MINIMAL).response.is_none());
     assert!(
         parse_ok(&format!("{MINIMAL}response:\n"))
             .response
             .is_none()
+    );
+    let empty = parse_ok(&format!("{MINIMAL}response: {{}}\n"));
+    let defaults = empty.response.clone().unwrap();
+    assert!(defaults.unattended.is_empty() && defaults.steps.is_empty());
+    assert_eq!(defaults.revoke.members, MemberSelector::ALL);
+    assert_eq!(empty.response_policy(), defaults);
+    assert!(defaults.allows_project("acme-hr-prod", &["acme-hr-prod"]));
+    assert!(!defaults.allows_project("acme-orders-prod", &["acme-hr-prod"]));
+}
+
+#[test]
+fn response_errors_are_located() {
+    let base = format!("{MINIMAL}response:\n  unattended: [disable]\n  steps:\n");
+    // Line 11 is the first step's first line.
+    let shown = fails(
+        &format!("{base}    - action: disable\n      when: verdict == malicous\n"),
+        ErrorKind::BadCondition,
+        12,
+        24,
+    );
+    assert!(
+        shown.contains("bad condition in response.steps[0].when: unknown verdict \"malicous\""),
+        "{shown}"
+    );
+    assert!(shown.ends_with("did you mean \"malicious\"?"), "{shown}");
+    // Quoted: the column still points at the word.
+    fails(
+        &format!("{base}    - action: disable\n      when: \"verdict = malicious\"\n"),
+        ErrorKind::BadCondition,
+        12,
+        22,
+    );
+    let shown = fails(
+        &format!("{base}    - action: revoke\n      when: always\n"),
+        ErrorKind::InvalidValue,
+        11,
+        15,
+    );
+    assert!(
+        shown.contains("which response.unattended does not allow"),
+        "{shown}"
+    );
+    let shown = fails(
+        &format!("{base}    - action: disabel\n      when: always\n"),
+        ErrorKind::UnknownAction,
+        11,
+        15,
+    );
+    assert!(shown.contains("did you mean \"disable\"?"), "{shown}");
+    let shown = fails(
+        &format!("{base}    - action: disable\n"),
+        ErrorKind::MissingField,
+        11,
+        7,
+    );
+    assert!(shown.contains("missing required field `when`"), "{shown}");
+    fails(
+        &format!("{base}    - action: disable\n      when: always\n      affected_keys: maybe\n"),
+        ErrorKind::InvalidValue,
+        13,
+        22,
+    );
+    let shown = fails(
+        &format!("{base}    - action: disable\n      whn: always\n"),
+        ErrorKind::UnknownField,
+        12,
+        7,
+    );
+    assert!(
+        shown.contains("in a response step (allowed: action, when, affected_keys)"),
+        "{shown}"
+    );
+    let shown = fails(
+        &format!("{MINIMAL}response:\n  projets: []\n"),
+        ErrorKind::UnknownField,
+        9,
+        3,
+    );
+    assert!(shown.contains("in response (allowed: projects"), "{shown}");
+    assert!(shown.ends_with("did you mean \"projects\"?"), "{shown}");
+    fails(
+        &format!("{MINIMAL}response:\n  projects: [projects/acme-hr-prod]\n"),
+        ErrorKind::BadPattern,
+        9,
+        14,
+    );
+    fails(
+        &format!("{MINIMAL}response:\n  unattended: [disable, disable]\n"),
+        ErrorKind::Duplicate,
+        9,
+        25,
+    );
+    fails(
+        &format!("{MINIMAL}response:\n  rotate:\n    period: 12h\n"),
+        ErrorKind::InvalidValue,
+        10,
+        13,
+    );
+    let shown = fails(
+        &format!("{MINIMAL}response:\n  revoke:\n    members: [public, everyone]\n"),
+        ErrorKind::UnknownMember,
+        10,
+        23,
+    );
+    assert!(
+        shown.contains("unknown member kind \"everyone\""),
+        "{shown}"
+    );
+    fails(
+        &format!("{MINIMAL}response:\n  revoke:\n    members: []\n"),
+        ErrorKind::InvalidValue,
+        10,
+        14,
     );
 }
 
@@ -903,11 +1045,11 @@ fn structural_errors() {
     );
     let shown = fails(
         &format!("{MINIMAL}response: [a, b]\n"),
-        ErrorKind::BadResponse,
+        ErrorKind::WrongType,
         8,
         11,
     );
-    assert!(shown.contains("response must be a mapping"), "{shown}");
+    assert!(shown.contains("expected a mapping"), "{shown}");
     fails(
         "investigation:\n  name: t\n  alert_types: []\n  verdict: {}\n",
         ErrorKind::InvalidValue,
@@ -1165,4 +1307,25 @@ fn rule_scope_min_findings_and_min_severity() {
         Some(vec![FindingId::UsageUnknown])
     );
     assert_eq!(any_medium.matches(&[]), None);
+}
+
+#[test]
+fn the_readme_examples_parse() {
+    let readme = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("playbooks/README.md"),
+    )
+    .unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .collect();
+    assert!(blocks.len() >= 2, "{blocks:?}");
+    let format = parse("README format", blocks[0]).unwrap();
+    assert!(format.response.is_some());
+    let response = blocks.iter().find(|b| b.starts_with("response:")).unwrap();
+    let p = parse("README response", &format!("{MINIMAL}{response}")).unwrap();
+    let r = p.response.unwrap();
+    assert_eq!(r.steps.len(), 2);
+    assert!(r.steps[0].affected_keys);
 }

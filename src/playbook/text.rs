@@ -91,7 +91,7 @@ pub(super) fn principal_match(pattern: &str, email: &str) -> bool {
 }
 
 /// User text, quoted for a message: escaped and bounded.
-pub(super) fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     const MAX: usize = 80;
     let bounded: String = if s.chars().count() > MAX {
         s.chars().take(MAX).chain(std::iter::once('…')).collect()
@@ -105,7 +105,7 @@ pub(super) fn quote(s: &str) -> String {
 }
 
 /// The candidate closest to `input`, if close enough to be a likely typo.
-pub(super) fn did_you_mean<'a>(
+pub(crate) fn did_you_mean<'a>(
     input: &str,
     candidates: impl Iterator<Item = &'a str>,
 ) -> Option<&'a str> {

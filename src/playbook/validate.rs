@@ -10,8 +10,8 @@ use serde_saphyr::{Location, Spanned};
 
 use super::error::{ErrorKind, at};
 use super::raw::{
-    Pairs, RawActions, RawBulkCreation, RawBusinessHours, RawDocument, RawInvestigation, RawRule,
-    RawTrust, Str, StrList,
+    Pairs, RawActions, RawBulkCreation, RawBusinessHours, RawDocument, RawInvestigation,
+    RawResponse, RawRule, RawStep, RawTrust, Str, StrList,
 };
 use super::text::{did_you_mean, parse_duration, quote};
 use super::{
@@ -19,6 +19,7 @@ use super::{
     USER_AGENT_FAMILIES, VerdictRule, VerdictRules, default_severity, format_duration,
 };
 use crate::findings::{Action, FindingId, Severity, Verdict};
+use crate::respond::policy::{MemberSelector, ResponsePolicy, Step, parse_condition};
 
 const DAY: i64 = 86_400;
 
@@ -74,6 +75,8 @@ fn finding_ids() -> String {
 
 struct Ctx<'a> {
     source: &'a str,
+    /// The playbook's text, to point inside one-line scalars (conditions).
+    text: &'a str,
 }
 
 type Result<T> = std::result::Result<T, PlaybookError>;
@@ -519,7 +522,7 @@ impl Ctx<'_> {
         }
         if let Some(list) = &raw.projects {
             for p in &list.value {
-                trust.projects.push(self.project(p)?);
+                trust.projects.push(self.project(p, "trust.projects")?);
             }
             self.no_repeats(
                 list.value.iter().map(|p| (p, p.value.clone())),
@@ -639,7 +642,7 @@ impl Ctx<'_> {
 
     /// A project id (6 to 30 lowercase letters, digits and dashes, starting
     /// with a letter) or a project number; matched exactly, no wildcards.
-    fn project(&self, field: &Str) -> Result<String> {
+    fn project(&self, field: &Str, path: &str) -> Result<String> {
         let v = &field.value;
         let number = !v.is_empty() && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit());
         let id = (6..=30).contains(&v.len())
@@ -659,7 +662,7 @@ impl Ctx<'_> {
         Err(self.err(
             &field.referenced,
             ErrorKind::BadPattern,
-            format!("bad project {} in trust.projects: {hint}", quote(v)),
+            format!("bad project {} in {path}: {hint}", quote(v)),
         ))
     }
 
@@ -891,31 +894,204 @@ impl Ctx<'_> {
         Ok(out)
     }
 
-    fn response(
-        &self,
-        raw: Option<Spanned<serde_json::Value>>,
-    ) -> Result<Option<serde_json::Value>> {
-        match raw {
-            None => Ok(None),
-            Some(r) => match r.value {
-                serde_json::Value::Null => Ok(None),
-                v @ serde_json::Value::Object(_) => Ok(Some(v)),
-                _ => Err(self.err(
-                    &r.referenced,
-                    ErrorKind::BadResponse,
-                    "response must be a mapping (it is reserved for the response steps); \
-                     remove it or write `response: {}`",
-                )),
-            },
+    // --- response ----------------------------------------------------------
+
+    fn response(&self, raw: Option<&Spanned<RawResponse>>) -> Result<Option<ResponsePolicy>> {
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let raw = &raw.value;
+        let mut policy = ResponsePolicy::default();
+        if let Some(list) = &raw.projects {
+            for p in &list.value {
+                policy.projects.push(self.project(p, "response.projects")?);
+            }
+            self.no_repeats(
+                list.value.iter().map(|p| (p, p.value.to_ascii_lowercase())),
+                "response.projects",
+            )?;
         }
+        if let Some(list) = &raw.unattended {
+            for a in &list.value {
+                policy
+                    .unattended
+                    .push(self.action(a, "response.unattended")?);
+            }
+            self.no_repeats(
+                list.value.iter().map(|a| (a, a.value.clone())),
+                "response.unattended",
+            )?;
+        }
+        if let Some(rotate) = &raw.rotate {
+            policy.rotate.period = match &rotate.value.period {
+                None => None,
+                // Google accepts 24 hours to 100 years.
+                Some(_) => Some(self.duration(
+                    rotate.value.period.as_ref(),
+                    "response.rotate.period",
+                    SignedDuration::ZERO,
+                    (
+                        SignedDuration::from_secs(DAY),
+                        SignedDuration::from_secs(36_500 * DAY),
+                    ),
+                )?),
+            };
+            if let Some(b) = &rotate.value.disable_previous {
+                policy.rotate.disable_previous =
+                    self.boolean(b, "response.rotate.disable_previous")?;
+            }
+        }
+        if let Some(revoke) = &raw.revoke
+            && let Some(list) = &revoke.value.members
+        {
+            if list.value.is_empty() {
+                return Err(self.err(
+                    &list.referenced,
+                    ErrorKind::InvalidValue,
+                    format!(
+                        "response.revoke.members is empty, so revoke would remove no one: list some of {} \
+                         (or leave it out for all of them)",
+                        MemberSelector::ALL.map(MemberSelector::as_str).join(", ")
+                    ),
+                ));
+            }
+            let mut members = Vec::new();
+            for m in &list.value {
+                let Some(selector) = MemberSelector::parse(&m.value) else {
+                    return Err(self.unknown(
+                        m,
+                        ErrorKind::UnknownMember,
+                        "member kind",
+                        "response.revoke.members",
+                        MemberSelector::ALL.into_iter().map(MemberSelector::as_str),
+                    ));
+                };
+                members.push(selector);
+            }
+            self.no_repeats(
+                list.value.iter().map(|m| (m, m.value.clone())),
+                "response.revoke.members",
+            )?;
+            policy.revoke.members = members;
+        }
+        if let Some(steps) = &raw.steps {
+            for (i, step) in steps.value.iter().enumerate() {
+                let path = format!("response.steps[{i}]");
+                policy
+                    .steps
+                    .push(self.step(step, &path, &policy.unattended)?);
+            }
+        }
+        Ok(Some(policy))
+    }
+
+    fn action(&self, field: &Str, path: &str) -> Result<Action> {
+        ACTIONS
+            .into_iter()
+            .find(|x| action_name(*x) == field.value)
+            .ok_or_else(|| {
+                self.unknown(
+                    field,
+                    ErrorKind::UnknownAction,
+                    "action",
+                    path,
+                    ACTIONS.into_iter().map(action_name),
+                )
+            })
+    }
+
+    fn boolean(&self, field: &Str, path: &str) -> Result<bool> {
+        match field.value.as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => Err(self.err(
+                &field.referenced,
+                ErrorKind::InvalidValue,
+                format!("{path} must be true or false, not {}", quote(other)),
+            )),
+        }
+    }
+
+    fn step(&self, step: &Spanned<RawStep>, path: &str, unattended: &[Action]) -> Result<Step> {
+        let hint = "every response step needs an action and a `when` condition, \
+                    like `action: disable` and `when: verdict == malicious`";
+        let action_field = self.required(
+            step.value.action.as_ref(),
+            "action",
+            &format!("response step {path}"),
+            &step.referenced,
+            hint,
+        )?;
+        let action = self.action(action_field, &format!("{path}.action"))?;
+        if !unattended.contains(&action) {
+            return Err(self.err(
+                &action_field.referenced,
+                ErrorKind::InvalidValue,
+                format!(
+                    "{path} runs {}, which response.unattended does not allow: steps run with nobody \
+                     confirming them; add it to response.unattended or remove the step",
+                    action_name(action)
+                ),
+            ));
+        }
+        let when_field = self.required(
+            step.value.when.as_ref(),
+            "when",
+            &format!("response step {path}"),
+            &step.referenced,
+            hint,
+        )?;
+        let when = match parse_condition(&when_field.value) {
+            Ok(c) => c,
+            Err(e) => {
+                let message = format!("bad condition in {path}.when: {}", e.message);
+                let mut error = self.err(&when_field.referenced, ErrorKind::BadCondition, message);
+                // Point at the offending word itself when the scalar is on one line.
+                if let (Some(c), PlaybookError::Invalid { column, .. }) =
+                    (self.column_in_scalar(when_field, e.offset), &mut error)
+                {
+                    *column = c;
+                }
+                return Err(error);
+            }
+        };
+        let affected_keys = match &step.value.affected_keys {
+            None => false,
+            Some(b) => self.boolean(b, &format!("{path}.affected_keys"))?,
+        };
+        Ok(Step {
+            action,
+            when,
+            affected_keys,
+        })
+    }
+
+    /// The column of character `offset` of a one-line scalar, when the
+    /// scalar's text can be found at its location (plain or quoted);
+    /// `None` (use the scalar's start) otherwise.
+    fn column_in_scalar(&self, field: &Str, offset: usize) -> Option<u64> {
+        let line = usize::try_from(field.referenced.line())
+            .ok()?
+            .checked_sub(1)?;
+        let column = usize::try_from(field.referenced.column())
+            .ok()?
+            .checked_sub(1)?;
+        let rest: String = self.text.lines().nth(line)?.chars().skip(column).collect();
+        let quote_width = usize::from(rest.starts_with(['"', '\'']));
+        let body: String = rest.chars().skip(quote_width).collect();
+        if !body.starts_with(field.value.as_str()) {
+            return None;
+        }
+        u64::try_from(column + quote_width + offset + 1).ok()
     }
 }
 
 /// Validates a raw playbook into a [`Playbook`], failing at the first
 /// problem, in document order.
-pub(super) fn validate(source_name: &str, raw: RawDocument) -> Result<Playbook> {
+pub(super) fn validate(source_name: &str, text: &str, raw: RawDocument) -> Result<Playbook> {
     let cx = Ctx {
         source: source_name,
+        text,
     };
     let inv: &RawInvestigation = &raw.investigation.value;
 
@@ -993,7 +1169,7 @@ pub(super) fn validate(source_name: &str, raw: RawDocument) -> Result<Playbook> 
     )?;
     let verdict = cx.verdict(verdict_field)?;
     let recommended_actions = cx.actions(inv.recommended_actions.as_ref())?;
-    let response = cx.response(raw.response)?;
+    let response = cx.response(raw.response.as_ref())?;
 
     Ok(Playbook {
         name,

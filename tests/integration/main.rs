@@ -5,5 +5,9 @@
 mod support;
 
 mod cli;
+mod faults;
+mod fuzz_corpus;
+mod hostile;
 mod investigate;
+mod respond;
 mod usage;

@@ -1,0 +1,5 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    kms_responder_fuzz::bodies::audit_entry(data);
+});
