@@ -5,7 +5,6 @@
 mod support;
 
 mod cli;
-mod faults;
 mod fuzz_corpus;
 mod hostile;
 mod investigate;
