@@ -316,6 +316,8 @@ fn log_calls(ledger: &[LedgerEntry]) -> usize {
 
 struct ScenarioRow {
     scenario: String,
+    /// The bundled scenario the mock served.
+    mock_scenario: String,
     latency_ms: u64,
     run: Measured,
     runs: usize,
@@ -393,8 +395,19 @@ fn verdicts(stdout: &str) -> String {
 
 fn scenario_rows(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Vec<ScenarioRow> {
     let mut rows = Vec::new();
-    for (name, _) in gcp_mock::BUNDLED {
-        if opts.only.as_deref().is_some_and(|o| o != *name) {
+    // Each bundled alert, and one key name alone (no event time: the key's creation anchors
+    // the window, so the log queries wait for the key).
+    let mut cases: Vec<(String, String, String)> = gcp_mock::BUNDLED
+        .iter()
+        .map(|(n, _)| ((*n).to_owned(), (*n).to_owned(), alert_path(n)))
+        .collect();
+    cases.push((
+        "ransomware-precursor (key name only)".into(),
+        "ransomware-precursor".into(),
+        alerted_key("ransomware-precursor"),
+    ));
+    for (label, name, input) in &cases {
+        if opts.only.as_deref().is_some_and(|o| o != name) {
             continue;
         }
         for latency_ms in LATENCIES_MS {
@@ -411,17 +424,21 @@ fn scenario_rows(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Vec<Scena
                     ..MockConfig::default()
                 },
             );
-            let args = investigate_args(&server, &[alert_path(name)], &[]);
+            let args = investigate_args(&server, std::slice::from_ref(input), &[]);
             let (run, ledger) = repeat(&server, &args, runs);
-            save_ledger(&format!("{name}-{latency_ms}ms"), &ledger);
+            save_ledger(
+                &format!("{}-{latency_ms}ms", label.replace([' ', '(', ')'], "")),
+                &ledger,
+            );
             eprintln!(
-                "  {name} @ {latency_ms} ms: {:.1} ms, {} requests, exit {}",
+                "  {label} @ {latency_ms} ms: {:.1} ms, {} requests, exit {}",
                 ms(run.wall),
                 ledger.len(),
                 run.code
             );
             rows.push(ScenarioRow {
-                scenario: (*name).to_owned(),
+                scenario: label.clone(),
+                mock_scenario: name.clone(),
                 latency_ms,
                 cp: critical_path(&ledger),
                 verdicts: verdicts(&run.stdout),
@@ -518,10 +535,13 @@ fn python_peer(
     let python = peer_venv()?;
     let script = format!("{REPO}/benches/peer/runbook.py");
     let mut rows = Vec::new();
-    for s in scenarios.iter().filter(|s| s.latency_ms == 100) {
+    for s in scenarios
+        .iter()
+        .filter(|s| s.latency_ms == 100 && s.scenario == s.mock_scenario)
+    {
         let server = start_mock(
             rt,
-            bundled(&s.scenario),
+            bundled(&s.mock_scenario),
             MockConfig {
                 latency: Duration::from_millis(100),
                 ..MockConfig::default()
@@ -969,7 +989,7 @@ fn volume_entries(n: usize) -> Vec<Value> {
                 .is_some_and(|l| l.ends_with("%2Fdata_access"))
                 && e.pointer("/protoPayload/resourceName")
                     .and_then(Value::as_str)
-                    .is_some_and(|r| r.starts_with(&key))
+                    .is_some_and(|r| r == key || r.starts_with(&format!("{key}/")))
         })
         .cloned()
         .unwrap_or_else(|| panic!("benign-ci has no Data Access entry for its key"));

@@ -18,20 +18,23 @@
 //! the page token. One read failing only turns its piece into a [`Gap`].
 
 mod logreads;
+mod shared;
+
+#[cfg(test)]
+mod batch_tests;
 
 use std::sync::Arc;
 
-use futures::FutureExt as _;
-use futures::future::{BoxFuture, Shared};
 use jiff::{SignedDuration, Timestamp};
 
 pub use self::logreads::{LogReads, LogReadsConfig};
+use self::shared::SharedRead;
 use crate::audit::AuditEvent;
 use crate::evidence::{
     AdminAction, CreatorActivity, DataAccessLogging, Gap, GapReason, IamEvidence, InheritedBinding,
     Investigation, KeyEvidence, Usage, UsageRow, Window,
 };
-use crate::gcp::{Gcp, GcpError, IamPolicy, LogQuery, Order, Project};
+use crate::gcp::{Folder, Gcp, GcpError, IamPolicy, LogQuery, Order, Project};
 use crate::input::{KeySearch, Request, Subject};
 use crate::keyname::KeyName;
 use crate::logfilter;
@@ -117,15 +120,15 @@ pub async fn run(gcp: &Gcp, request: &Request, opts: &Options, now: Timestamp) -
 }
 
 /// Investigates keys concurrently, the reads of each project shared by its keys.
-async fn investigate_keys<'a>(
-    gcp: &'a Gcp,
+async fn investigate_keys(
+    gcp: &Gcp,
     request: &Request,
     keys: &[KeyName],
     opts: &Options,
     now: Timestamp,
-    started: Option<&ProjectReads<'a>>,
+    started: Option<&ProjectReads>,
 ) -> Vec<Investigation> {
-    let mut projects: Vec<ProjectReads<'a>> = started.into_iter().cloned().collect();
+    let mut projects: Vec<ProjectReads> = started.into_iter().cloned().collect();
     for k in keys {
         if !projects.iter().any(|p| p.id == k.project()) {
             projects.push(ProjectReads::start(gcp, k.project()));
@@ -139,58 +142,59 @@ async fn investigate_keys<'a>(
     futures::future::join_all(runs).await
 }
 
-/// A read whose answer several keys await.
-type SharedRead<'a, T> = Shared<BoxFuture<'a, Arc<T>>>;
-
-/// A project's reads, started once and awaited by each of its keys: the project and the walk
-/// up to its organization, the project's policy, the organization's policy.
+/// A project's reads, awaited by each of its keys (and shared with the other investigations
+/// running at the same time): the project and the walk up to its organization, the project's
+/// policy, the organization's policy.
 #[derive(Clone)]
-struct ProjectReads<'a> {
+struct ProjectReads {
     id: String,
     /// `projects/ID`.
     resource: String,
-    ancestry: SharedRead<'a, Ancestry>,
-    project_iam: SharedRead<'a, Result<IamPolicy, GcpError>>,
-    org_iam: SharedRead<'a, Option<(String, Result<IamPolicy, GcpError>)>>,
+    ancestry: SharedRead<Ancestry>,
+    project_iam: SharedRead<PolicyRead>,
+    /// The organization and its policy.
+    org_iam: SharedRead<Option<(String, Arc<PolicyRead>)>>,
 }
 
 /// The project and the containers above it.
 struct Ancestry {
     project: Result<Project, GcpError>,
     /// Each folder's policy, nearest first (audit configs and bindings are inherited).
-    folders: Vec<(String, Result<IamPolicy, GcpError>)>,
+    folders: Vec<(String, Arc<FolderRead>)>,
     gaps: Vec<Gap>,
     organization: Option<String>,
 }
 
-impl<'a> ProjectReads<'a> {
-    fn start(gcp: &'a Gcp, project_id: &str) -> ProjectReads<'a> {
+/// A policy, or why it could not be read.
+type PolicyRead = Result<IamPolicy, GcpError>;
+
+/// A folder's policy and its parent, read together.
+type FolderRead = (PolicyRead, Result<Folder, GcpError>);
+
+impl ProjectReads {
+    fn start(gcp: &Gcp, project_id: &str) -> ProjectReads {
         let id = project_id.to_owned();
         let resource = format!("projects/{id}");
-        let ancestry = {
+        let ancestry = shared::read(gcp, "ancestry", &id, |gcp| {
             let id = id.clone();
-            async move { Arc::new(walk_up(gcp, &id).await) }
-                .boxed()
-                .shared()
-        };
-        let project_iam = {
+            async move { walk_up(&gcp, &id).await }
+        });
+        let project_iam = shared::read(gcp, "project_iam", &id, |gcp| {
             let resource = resource.clone();
-            async move { Arc::new(gcp.get_project_iam_policy(&resource).await) }
-                .boxed()
-                .shared()
-        };
-        let org_iam = {
+            async move { gcp.get_project_iam_policy(&resource).await }
+        });
+        let org_iam = shared::read(gcp, "org_iam_of_project", &id, |gcp| {
             let ancestry = ancestry.clone();
             async move {
-                let ancestry = ancestry.await;
-                Arc::new(match &ancestry.organization {
-                    Some(o) => Some((o.clone(), gcp.get_organization_iam_policy(o).await)),
-                    None => None,
+                let org = ancestry.await.organization.clone()?;
+                let policy = shared::read(&gcp, "org_iam", &org, |gcp| {
+                    let org = org.clone();
+                    async move { gcp.get_organization_iam_policy(&org).await }
                 })
+                .await;
+                Some((org, policy))
             }
-            .boxed()
-            .shared()
-        };
+        });
         ProjectReads {
             id,
             resource,
@@ -220,13 +224,18 @@ async fn walk_up(gcp: &Gcp, project_id: &str) -> Ancestry {
     for _ in 0..MAX_FOLDER_DEPTH {
         match next.take() {
             Some(folder) if folder.starts_with("folders/") => {
-                let (policy, parent) =
-                    tokio::join!(gcp.get_folder_iam_policy(&folder), gcp.get_folder(&folder));
-                match parent {
-                    Ok(f) => next = f.parent,
-                    Err(e) => gaps.push(Gap::from_error(&format!("hierarchy.{folder}"), &e)),
+                let read = shared::read(gcp, "folder", &folder, |gcp| {
+                    let folder = folder.clone();
+                    async move {
+                        tokio::join!(gcp.get_folder_iam_policy(&folder), gcp.get_folder(&folder))
+                    }
+                })
+                .await;
+                match &read.1 {
+                    Ok(f) => next = f.parent.clone(),
+                    Err(e) => gaps.push(Gap::from_error(&format!("hierarchy.{folder}"), e)),
                 }
-                folders.push((folder, policy));
+                folders.push((folder, read));
             }
             Some(o) if o.starts_with("organizations/") => {
                 organization = Some(o);
@@ -308,7 +317,7 @@ async fn investigate_key(
     key: &KeyName,
     opts: &Options,
     now: Timestamp,
-    project: &ProjectReads<'_>,
+    project: &ProjectReads,
 ) -> Investigation {
     let name = key.to_string();
     let mut gaps = Vec::new();
@@ -344,7 +353,10 @@ async fn investigate_key(
         );
         (anchored_key, window, activity, usage)
     };
-    let key_ring = key.key_ring();
+    let ring_iam = shared::read(gcp, "key_ring_iam", &key.key_ring(), |gcp| {
+        let ring = key.key_ring();
+        async move { gcp.get_iam_policy(&ring).await }
+    });
     let inventory = async {
         let ancestry = project.ancestry.clone().await;
         let scope = ancestry
@@ -355,9 +367,11 @@ async fn investigate_key(
             .await
     };
 
+    // The log queries first: polled first, they join their project's combined queries before
+    // the other investigations of a batch have started.
     let (
-        key_res,
         (anchored_key, window, activity_res, usage_read),
+        key_res,
         versions_res,
         key_iam,
         ring_iam,
@@ -366,11 +380,11 @@ async fn investigate_key(
         org_iam,
         inventory,
     ) = tokio::join!(
-        key_read,
         logs,
+        key_read,
         gcp.list_crypto_key_versions(&name),
         gcp.get_iam_policy(&name),
-        gcp.get_iam_policy(&key_ring),
+        ring_iam,
         project.ancestry.clone(),
         project.project_iam.clone(),
         project.org_iam.clone(),
@@ -388,10 +402,10 @@ async fn investigate_key(
     let mut parent_policies: Vec<(String, Result<IamPolicy, &GcpError>)> = ancestry
         .folders
         .iter()
-        .map(|(f, p)| (f.clone(), p.as_ref().cloned()))
+        .map(|(f, read)| (f.clone(), read.0.as_ref().cloned()))
         .collect();
     if let Some((org, policy)) = org_iam.as_ref() {
-        parent_policies.push((org.clone(), policy.as_ref().cloned()));
+        parent_policies.push((org.clone(), policy.as_ref().as_ref().cloned()));
     }
     gaps.extend(ancestry.gaps.iter().cloned());
 
@@ -420,9 +434,9 @@ async fn investigate_key(
         Ok(p) => iam.key = Some(p),
         Err(e) => gaps.push(Gap::from_error("iam.key", &e)),
     }
-    match ring_iam {
-        Ok(p) => iam.key_ring = Some(p),
-        Err(e) => gaps.push(Gap::from_error("iam.key_ring", &e)),
+    match ring_iam.as_ref() {
+        Ok(p) => iam.key_ring = Some(p.clone()),
+        Err(e) => gaps.push(Gap::from_error("iam.key_ring", e)),
     }
     let mut audit_sources: Vec<(String, Option<IamPolicy>)> = Vec::new();
     match project_iam.as_ref() {

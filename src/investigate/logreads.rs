@@ -38,6 +38,8 @@ const MAX_FILTER_CHARS: usize = 20_000;
 const COMBINE_SPAN: SignedDuration = SignedDuration::from_hours(7 * 24);
 /// Entries per page (Google's maximum).
 const PAGE_SIZE: i32 = 1000;
+/// How many times a batch's gathering is extended while members keep joining.
+const MAX_GATHER_ROUNDS: u32 = 16;
 /// Caller IPs kept per usage row.
 const MAX_CALLER_IPS: usize = 16;
 
@@ -49,8 +51,9 @@ pub struct LogReadsConfig {
     pub per: Duration,
     /// Combine the queries of investigations that run at the same time.
     pub combine: bool,
-    /// How long the first query of a project waits for others to join it (extended, up to ten
-    /// times, while others keep arriving).
+    /// How long the first query of a project waits for others to join it; extended while others
+    /// keep arriving, up to 16 times. It delays only the log queries, which
+    /// are not on the critical path (the walk up to the organization is longer).
     pub gather: Duration,
     /// The longest one query waits for Logging quota after being refused, before it gives up and
     /// the investigation reports a quota gap.
@@ -63,7 +66,7 @@ impl Default for LogReadsConfig {
             quota: 60,
             per: Duration::from_secs(60),
             combine: true,
-            gather: Duration::from_millis(2),
+            gather: Duration::from_millis(3),
             max_quota_wait: Duration::from_secs(300),
         }
     }
@@ -484,8 +487,8 @@ impl UsageRead {
 /// join while it waits for one), then answers everyone who joined.
 async fn lead(inner: Arc<Inner>, gcp: Gcp, key: BatchKey) {
     let gather = inner.cfg.gather;
-    let mut seen = 0;
-    for _ in 0..10 {
+    let mut seen = 1;
+    for _ in 0..MAX_GATHER_ROUNDS {
         tokio::time::sleep(gather).await;
         let joined = lock(&inner.batches).get(&key).map_or(0, |p| p.joined);
         if joined == seen {

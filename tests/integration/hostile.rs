@@ -765,3 +765,48 @@ async fn a_denied_read_names_the_missing_permission_in_every_format() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_respond_journal_never_holds_a_token() {
+    let dir = temp_dir("secrets-journal");
+    let (token_uri, _) = token_server(
+        200,
+        json!({"access_token": SECRETS[2], "expires_in": 3600, "token_type": "Bearer"}).to_string(),
+    );
+    let adc = fake_adc(&dir, &token_uri);
+    let server = mock("suspicious-human-offhours", MockConfig::default()).await;
+    let journal = dir.join("journal.jsonl");
+    let journal_arg = journal.display().to_string();
+    let url = server.url();
+    let out = run_env(
+        [
+            "respond",
+            &alert("suspicious-human-offhours"),
+            "--endpoint",
+            &url,
+            "--credentials",
+            "adc",
+            "--non-interactive",
+            "--action",
+            "revoke",
+            "--apply",
+            "--journal",
+            &journal_arg,
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect(),
+        secret_env(&adc),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&journal).unwrap_or_default();
+    assert!(written.contains("\"record\""), "a journal was written");
+    for (what, s) in [
+        ("stdout", text(&out.stdout)),
+        ("stderr", text(&out.stderr)),
+        ("journal", written),
+    ] {
+        assert_no_secret(what, &s);
+    }
+}

@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod faults;
 mod fuzz_corpus;
 mod hostile;
 mod investigate;
