@@ -795,6 +795,15 @@ fn batch_world(alerts: usize) -> (Scenario, Vec<Value>, usize) {
         }
     }
     let text = Value::Object(merged).to_string();
+    // Kept beside the ledgers, so the batch can be served (`gcp-mock serve --scenario`) and
+    // rerun by hand, e.g. under a profiler.
+    let dir = Path::new(REPO).join("target/bench");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join("batch.scenario.json"), &text);
+    let _ = std::fs::write(
+        dir.join("batch.alerts.json"),
+        Value::Array(created.clone()).to_string(),
+    );
     let scenario = Scenario::parse("batch", "batch.json", &text).unwrap_or_else(|e| panic!("{e}"));
     (scenario, created, BATCH_SOURCES.len())
 }

@@ -203,9 +203,11 @@ fn write_report(output: &OutputArgs, outcomes: &[CaseOutcome]) -> anyhow::Result
         None => {
             let stdout = std::io::stdout();
             let style = Style::detect(stdout.is_terminal());
-            let mut lock = stdout.lock();
-            render::write(&mut lock, output.format, outcomes, now, style)?;
-            lock.flush()?;
+            // Stdout is line-buffered: a batch's JSON report (tens of thousands of lines)
+            // would otherwise cost one write call per line.
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+            render::write(&mut out, output.format, outcomes, now, style)?;
+            out.flush()?;
         }
     }
     Ok(())

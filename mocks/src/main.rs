@@ -33,7 +33,7 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
         /// Fault rule METHOD_ID=KIND[,times=N|,rate=P][,after=N][,retry-after=S]; repeatable.
-        /// KIND: an HTTP status, hang, delay=MS, reset or malformed.
+        /// KIND: an HTTP status, hang, delay=MS, reset, malformed, truncated or hang-after-apply.
         #[arg(long = "fault", value_name = "RULE")]
         faults: Vec<FaultRule>,
         /// Logging read quota per project, e.g. 60/min (429 RESOURCE_EXHAUSTED past it).

@@ -483,6 +483,12 @@ macro_rules! build_client {
     }};
 }
 
+/// The client a build task made (a panicking build is reported, not propagated).
+async fn joined<T>(task: tokio::task::JoinHandle<Result<T, GcpError>>) -> Result<T, GcpError> {
+    task.await
+        .map_err(|e| GcpError::Config(format!("building a client failed: {e}")))?
+}
+
 struct ClientSetup {
     credentials: ClientCredentials,
     retry: Arc<dyn RetryPolicy>,
@@ -509,31 +515,53 @@ impl Gcp {
             attempt_timeout: cfg.retry.attempt_timeout,
         };
         // Building a client can itself reach the network (ADC on GCE asks the metadata server
-        // for the universe domain), so it gets the same overall bound as a call.
+        // for the universe domain), so it gets the same overall bound as a call. Each build also
+        // loads the system's root certificates (synchronously, a few milliseconds apiece), so
+        // the clients are built on separate tasks: on a multi-core machine they load in parallel
+        // instead of one after another before the first request can leave.
+        let setup = Arc::new(setup);
+        macro_rules! spawn_client {
+            ($builder:expr, $endpoint:expr, $service:literal) => {{
+                let setup = Arc::clone(&setup);
+                let endpoint = $endpoint.clone();
+                tokio::spawn(async move {
+                    Ok::<_, GcpError>(build_client!($builder, endpoint, &setup, $service))
+                })
+            }};
+        }
         let build = async {
             use google_cloud_kms_inventory_v1::client::KeyTrackingService;
             use google_cloud_kms_v1::client::KeyManagementService;
             use google_cloud_logging_v2::client::LoggingServiceV2;
             use google_cloud_resourcemanager_v3::client::{Folders, Organizations, Projects};
-            let s = &setup;
             let rm = &endpoints.resource_manager;
-            Ok::<Gcp, GcpError>(Gcp {
-                kms: build_client!(KeyManagementService::builder(), endpoints.kms, s, "kms"),
-                logging: build_client!(
+            let (kms, logging, inventory, projects, folders, organizations) = tokio::try_join!(
+                joined(spawn_client!(
+                    KeyManagementService::builder(),
+                    endpoints.kms,
+                    "kms"
+                )),
+                joined(spawn_client!(
                     LoggingServiceV2::builder(),
                     endpoints.logging,
-                    s,
                     "logging"
-                ),
-                inventory: build_client!(
+                )),
+                joined(spawn_client!(
                     KeyTrackingService::builder(),
                     endpoints.inventory,
-                    s,
                     "kms inventory"
-                ),
-                projects: build_client!(Projects::builder(), rm, s, "projects"),
-                folders: build_client!(Folders::builder(), rm, s, "folders"),
-                organizations: build_client!(Organizations::builder(), rm, s, "organizations"),
+                )),
+                joined(spawn_client!(Projects::builder(), rm, "projects")),
+                joined(spawn_client!(Folders::builder(), rm, "folders")),
+                joined(spawn_client!(Organizations::builder(), rm, "organizations")),
+            )?;
+            Ok::<Gcp, GcpError>(Gcp {
+                kms,
+                logging,
+                inventory,
+                projects,
+                folders,
+                organizations,
                 anonymous,
             })
         };
