@@ -175,6 +175,8 @@ fn ms(d: Duration) -> f64 {
 #[derive(Debug, Clone, Default)]
 struct Measured {
     wall: Duration,
+    /// The tool's own CPU time (user + system), to tell its work from the mock's.
+    cpu: Duration,
     max_rss_kb: u64,
     code: i32,
     stdout: String,
@@ -210,8 +212,10 @@ fn measure(program: &str, args: &[String], env: &[(&str, &str)]) -> Measured {
     let wall_us = it.next().unwrap_or(0);
     let rss = it.next().unwrap_or(0);
     let code = it.next().unwrap_or(-1);
+    let cpu_us = it.next().unwrap_or(0);
     Measured {
         wall: Duration::from_micros(u64::try_from(wall_us).unwrap_or(0)),
+        cpu: Duration::from_micros(u64::try_from(cpu_us).unwrap_or(0)),
         max_rss_kb: u64::try_from(rss).unwrap_or(0),
         code: i32::try_from(code).unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -234,10 +238,16 @@ fn measure_child(args: &[String]) {
             -1
         }
     };
-    let rss = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
-        .map(|u| u.max_rss())
-        .unwrap_or(0);
-    let _ = std::fs::write(report, format!("{} {rss} {code}", wall.as_micros()));
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).ok();
+    let rss = usage.map_or(0, |u| u.max_rss());
+    let cpu_us = usage.map_or(0, |u| {
+        let us = |t: nix::sys::time::TimeVal| t.tv_sec() * 1_000_000 + t.tv_usec();
+        us(u.user_time()) + us(u.system_time())
+    });
+    let _ = std::fs::write(
+        report,
+        format!("{} {rss} {code} {cpu_us}", wall.as_micros()),
+    );
 }
 
 fn tempfile_path(what: &str) -> PathBuf {
@@ -464,17 +474,18 @@ fn print_scenarios(out: &mut String, rows: &[ScenarioRow]) {
     );
     let _ = writeln!(
         out,
-        "| scenario | latency | wall (median) | requests | entries.list | critical path | wall / (cp x latency) | peak RSS | verdict | exit |"
+        "| scenario | latency | wall (median) | tool CPU | requests | entries.list | critical path | wall / (cp x latency) | peak RSS | verdict | exit |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|");
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} ms | {:.1} ms ({} runs) | {} | {} | {} | {} | {:.1} MB | {} | {} |",
+            "| {} | {} ms | {:.1} ms ({} runs) | {:.1} ms | {} | {} | {} | {} | {:.1} MB | {} | {} |",
             r.scenario,
             r.latency_ms,
             ms(r.run.wall),
             r.runs,
+            ms(r.run.cpu),
             r.ledger.len(),
             log_calls(&r.ledger),
             r.cp,
@@ -924,11 +935,11 @@ fn print_batch(out: &mut String, batch: &BatchRow, stress: Option<&BatchRow>) {
     );
     let _ = writeln!(
         out,
-        "| quota | latency | wall | reports | quota gaps | requests | entries.list per project | refused (429) | critical path | quota minimum | bound | wall / bound | peak RSS |"
+        "| quota | latency | wall | tool CPU | reports | quota gaps | requests | entries.list per project | refused (429) | critical path | quota minimum | bound | wall / bound | peak RSS |"
     );
     let _ = writeln!(
         out,
-        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
     );
     for b in std::iter::once(batch).chain(stress) {
         let calls: Vec<String> = b
@@ -938,11 +949,12 @@ fn print_batch(out: &mut String, batch: &BatchRow, stress: Option<&BatchRow>) {
             .collect();
         let _ = writeln!(
             out,
-            "| {}/{}s | {} ms | {:.2} s | {}/{} | {} | {} | {} | {} | {} | {:.1} s | {:.2} s | {:.2} | {:.1} MB |",
+            "| {}/{}s | {} ms | {:.2} s | {:.2} s | {}/{} | {} | {} | {} | {} | {} | {:.1} s | {:.2} s | {:.2} | {:.1} MB |",
             b.quota.requests,
             b.quota.per.as_secs(),
             b.latency_ms,
             b.run.wall.as_secs_f64(),
+            b.run.cpu.as_secs_f64(),
             b.reports,
             b.alerts,
             b.quota_gaps,
@@ -1101,16 +1113,17 @@ fn print_volume(out: &mut String, rows: &[VolumeRow]) {
     );
     let _ = writeln!(
         out,
-        "| latency | max pages | wall | requests | entries.list | critical path | peak RSS | usage (JSON) | usage (text report) |"
+        "| latency | max pages | wall | tool CPU | requests | entries.list | critical path | peak RSS | usage (JSON) | usage (text report) |"
     );
-    let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|---|---|");
+    let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|---:|---|---|");
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} ms | {} | {:.2} s | {} | {} | {} | {:.1} MB | {} | `{}` |",
+            "| {} ms | {} | {:.2} s | {:.2} s | {} | {} | {} | {:.1} MB | {} | `{}` |",
             r.latency_ms,
             r.max_pages,
             r.run.wall.as_secs_f64(),
+            r.run.cpu.as_secs_f64(),
             r.ledger.len(),
             log_calls(&r.ledger),
             r.cp,
