@@ -38,7 +38,7 @@ pub use useragent::UserAgentKind;
 pub use verdict::{decide, recommend};
 
 use crate::evidence::Investigation;
-use crate::findings::{Assessment, Finding};
+use crate::findings::{Assessment, Finding, Verdict};
 use crate::playbook::Playbook;
 
 /// Assesses one investigation.
@@ -73,12 +73,22 @@ use crate::playbook::Playbook;
 ///   destroyed versions in the window.
 ///
 /// Findings are sorted by severity (highest first), then id. The verdict
-/// comes from [`decide`], the actions from [`recommend`].
+/// comes from [`decide`], the actions from [`recommend`]; when no rule
+/// matches but [`missing_for_benign`] is not empty, the verdict is
+/// inconclusive instead of benign. A rule that matches on the evidence
+/// present still rules: missing evidence never lowers a positive verdict.
 pub fn assess(inv: &Investigation, playbook: &Playbook) -> Assessment {
     let cx = rules::Ctx::new(inv, playbook);
     let mut findings: Vec<Finding> = rules::RULES.iter().filter_map(|rule| rule(&cx)).collect();
     sort_findings(&mut findings);
-    let (verdict, verdict_rule, drivers) = decide(&findings, &playbook.verdict);
+    let (mut verdict, verdict_rule, drivers) = decide(&findings, &playbook.verdict);
+    let mut missing_for_verdict = Vec::new();
+    if verdict == Verdict::Benign {
+        missing_for_verdict = missing_for_benign(inv);
+        if !missing_for_verdict.is_empty() {
+            verdict = Verdict::Inconclusive;
+        }
+    }
     let recommended_actions = recommend(
         verdict,
         verdict_rule.as_deref(),
@@ -91,8 +101,32 @@ pub fn assess(inv: &Investigation, playbook: &Playbook) -> Assessment {
         verdict,
         verdict_rule,
         drivers,
+        missing_for_verdict,
         recommended_actions,
     }
+}
+
+/// The evidence without which "no rule matched" does not mean benign, that is missing:
+/// - `key`: the key's metadata (purpose, protection level, import-only, rotation): without it
+///   `external-key-material` and the rotation findings cannot be raised;
+/// - `key.versions`: its versions (imported or external material, scheduled destruction);
+/// - `creator`: the Admin Activity entry that created it (who, from where, with what, through
+///   whom), whether the log could not be read or held no such entry: every `creator-*`
+///   finding and the creator's other activity rest on it.
+///
+/// IAM policies, usage and KMS Inventory are not in the list: without them a benign verdict
+/// stands, with their gaps listed (exit code 3).
+pub fn missing_for_benign(inv: &Investigation) -> Vec<String> {
+    let mut missing = Vec::new();
+    if inv.key.is_none() {
+        missing.push("key".to_owned());
+    } else if inv.gaps.iter().any(|g| g.evidence == "key.versions") {
+        missing.push("key.versions".to_owned());
+    }
+    if inv.creator.is_none() {
+        missing.push("creator".to_owned());
+    }
+    missing
 }
 
 /// Highest severity first, then by id.

@@ -172,7 +172,8 @@ pub(crate) async fn investigate_all(gcp: &Gcp, jobs: Vec<Job>) -> Vec<CaseOutcom
     outcomes
 }
 
-/// 4 when any verdict calls for action, else 3 when evidence is missing, else 0.
+/// 4 when any verdict is suspicious or malicious, else 3 when evidence is missing (an
+/// inconclusive verdict always is), else 0.
 fn exit_code(outcomes: &[CaseOutcome]) -> u8 {
     let cases = outcomes.iter().filter_map(|o| match o {
         CaseOutcome::Case(c) => Some(c),
@@ -180,10 +181,13 @@ fn exit_code(outcomes: &[CaseOutcome]) -> u8 {
     });
     let mut code = exit::OK;
     for c in cases {
-        if c.assessment.verdict != Verdict::Benign {
+        if matches!(
+            c.assessment.verdict,
+            Verdict::Suspicious | Verdict::Malicious
+        ) {
             return exit::FINDINGS;
         }
-        if !c.investigation.gaps.is_empty() {
+        if !c.investigation.gaps.is_empty() || c.assessment.verdict == Verdict::Inconclusive {
             code = exit::INCOMPLETE;
         }
     }

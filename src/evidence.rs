@@ -22,7 +22,6 @@ pub enum GapReason {
     Quota,
     Timeout,
     Unavailable,
-    LogsOff,
     /// The window reaches back further than the logs are kept.
     RetentionExceeded,
     Error,

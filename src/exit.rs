@@ -2,10 +2,10 @@
 //!
 //! | code | meaning |
 //! |------|---------|
-//! | 0 | done: verdict benign and every piece of evidence gathered |
+//! | 0 | done: verdict benign and every piece of evidence gathered (a fact read, such as Data Access logs off, is not a gap) |
 //! | 1 | failure: the tool could not do its job (API unreachable, internal error) |
 //! | 2 | usage error: bad arguments, input or playbook; nothing was sent to Google |
-//! | 3 | done, verdict benign, but evidence is incomplete: the report's gaps say what and why |
+//! | 3 | done, verdict benign or inconclusive, but evidence is incomplete: the report's gaps say what and why |
 //! | 4 | done, findings: some verdict is suspicious or malicious (wins over 3, the more urgent signal) |
 //! | 5 | refused (`respond`, `undo`): a resource changed since it was planned or recorded; nothing was changed on it |
 //!

@@ -160,7 +160,10 @@ pub struct Finding {
     pub evidence: Vec<EvidenceRef>,
 }
 
-/// The overall call.
+/// The overall call. `Inconclusive` is not on the benign < suspicious < malicious scale: it
+/// means no rule matched but the evidence a benign verdict needs is missing
+/// ([`crate::assess::missing_for_benign`]). Response conditions never order it
+/// (`verdict >= suspicious` and `verdict <= benign` are both false for it).
 #[derive(
     Debug,
     Clone,
@@ -177,6 +180,7 @@ pub struct Finding {
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Benign,
+    Inconclusive,
     Suspicious,
     Malicious,
 }
@@ -219,5 +223,8 @@ pub struct Assessment {
     pub verdict_rule: Option<String>,
     /// The findings that made the rule match.
     pub drivers: Vec<FindingId>,
+    /// For an inconclusive verdict: the evidence a benign verdict needs that is missing
+    /// (gap `evidence` names: `key`, `key.versions`, `creator`); empty otherwise.
+    pub missing_for_verdict: Vec<String>,
     pub recommended_actions: Vec<RecommendedAction>,
 }

@@ -163,6 +163,11 @@ struct Ancestry {
     folders: Vec<(String, Arc<FolderRead>)>,
     gaps: Vec<Gap>,
     organization: Option<String>,
+    /// Why the containers above the project are not all known (the project or a folder could
+    /// not be read, or the walk stopped at its depth): then the organization is unknown, and
+    /// so are the audit configs and bindings inherited from above the last container read.
+    /// `None` when the walk reached the organization, or the top of a project without one.
+    incomplete: Option<Gap>,
 }
 
 /// A policy, or why it could not be read.
@@ -220,9 +225,24 @@ async fn walk_up(gcp: &Gcp, project_id: &str) -> Ancestry {
     let mut folders = Vec::new();
     let mut gaps = Vec::new();
     let mut organization = None;
+    let mut incomplete = project.as_ref().err().map(|e| {
+        let mut gap = Gap::from_error("project", e);
+        gap.detail = format!("the project could not be read: {}", gap.detail);
+        gap
+    });
     let mut next = project.as_ref().ok().and_then(|p| p.parent.clone());
-    for _ in 0..MAX_FOLDER_DEPTH {
+    for depth in 0..=MAX_FOLDER_DEPTH {
         match next.take() {
+            Some(folder) if depth == MAX_FOLDER_DEPTH && folder.starts_with("folders/") => {
+                incomplete = Some(Gap {
+                    evidence: "hierarchy".into(),
+                    reason: GapReason::Error,
+                    detail: format!(
+                        "more than {MAX_FOLDER_DEPTH} folders above the project: the walk stopped at {folder}"
+                    ),
+                });
+                gaps.extend(incomplete.clone());
+            }
             Some(folder) if folder.starts_with("folders/") => {
                 let read = shared::read(gcp, "folder", &folder, |gcp| {
                     let folder = folder.clone();
@@ -233,7 +253,14 @@ async fn walk_up(gcp: &Gcp, project_id: &str) -> Ancestry {
                 .await;
                 match &read.1 {
                     Ok(f) => next = f.parent.clone(),
-                    Err(e) => gaps.push(Gap::from_error(&format!("hierarchy.{folder}"), e)),
+                    Err(e) => {
+                        let gap = Gap::from_error(&format!("hierarchy.{folder}"), e);
+                        incomplete = Some(Gap {
+                            detail: format!("{folder} could not be read: {}", gap.detail),
+                            ..gap.clone()
+                        });
+                        gaps.push(gap);
+                    }
                 }
                 folders.push((folder, read));
             }
@@ -249,6 +276,7 @@ async fn walk_up(gcp: &Gcp, project_id: &str) -> Ancestry {
         folders,
         gaps,
         organization,
+        incomplete,
     }
 }
 
@@ -357,6 +385,9 @@ async fn investigate_key(
         let ring = key.key_ring();
         async move { gcp.get_iam_policy(&ring).await }
     });
+    // KMS Inventory is searched in the organization; with no organization above the project,
+    // in the project. When the organization is unknown (the walk up failed), the project is
+    // still searched, as the best available, and a gap says the list is partial.
     let inventory = async {
         let ancestry = project.ancestry.clone().await;
         let scope = ancestry
@@ -439,6 +470,13 @@ async fn investigate_key(
         Err(e) => gaps.push(Gap::from_error("iam.key_ring", e)),
     }
     let mut audit_sources: Vec<(String, Option<IamPolicy>)> = Vec::new();
+    // Why an audit config that could enable Data Access logging could not be read.
+    let mut logging_unread: Vec<Gap> = Vec::new();
+    if let Some(gap) = &ancestry.incomplete {
+        // The containers above the last one read may enable it: unknown, not disabled.
+        audit_sources.push(("the containers above the project".into(), None));
+        logging_unread.push(gap.clone());
+    }
     match project_iam.as_ref() {
         Ok(p) => {
             iam.project_kms_bindings = p
@@ -450,7 +488,12 @@ async fn investigate_key(
             audit_sources.push((project_resource.clone(), Some(p.clone())));
         }
         Err(e) => {
-            gaps.push(Gap::from_error("iam.project", e));
+            let gap = Gap::from_error("iam.project", e);
+            logging_unread.push(Gap {
+                detail: format!("the policy of {project_resource}: {}", gap.detail),
+                ..gap.clone()
+            });
+            gaps.push(gap);
             audit_sources.push((project_resource.clone(), None));
         }
     }
@@ -470,15 +513,35 @@ async fn investigate_key(
                 audit_sources.push((container, Some(policy)));
             }
             Err(e) => {
-                gaps.push(Gap::from_error(
+                let gap = Gap::from_error(
                     &format!("iam.{}", container.split('/').next().unwrap_or("parent")),
                     e,
-                ));
+                );
+                logging_unread.push(Gap {
+                    detail: format!("the policy of {container}: {}", gap.detail),
+                    ..gap.clone()
+                });
+                gaps.push(gap);
                 audit_sources.push((container, None));
             }
         }
     }
     let logging = data_access_logging(&audit_sources);
+    if logging == DataAccessLogging::Unknown
+        && let Some(first) = logging_unread.first()
+    {
+        // The first cause gives the reason (and the permission to ask for); the detail names
+        // every read that was missing.
+        let causes: Vec<&str> = logging_unread.iter().map(|g| g.detail.as_str()).collect();
+        gaps.push(Gap {
+            evidence: "usage.logging".into(),
+            reason: first.reason.clone(),
+            detail: format!(
+                "whether Data Access audit logs are enabled for cloudkms.googleapis.com is unknown: {}",
+                causes.join("; ")
+            ),
+        });
+    }
 
     let (creator, creator_activity) = match activity_res {
         Ok(read) => {
@@ -534,13 +597,9 @@ async fn investigate_key(
             detail: "Admin Activity logs are kept 400 days: activity before that is gone".into(),
         });
     }
-    if logging == DataAccessLogging::Disabled {
-        gaps.push(Gap {
-            evidence: "usage".into(),
-            reason: GapReason::LogsOff,
-            detail: "Data Access audit logs are not enabled for cloudkms.googleapis.com: who used the key is unknown, not zero".into(),
-        });
-    }
+    // Data Access logging off is not a gap: the audit configs were read and say so. It is
+    // `usage.logging` (disabled), the usage status (unknown, never zero) and the
+    // usage-unknown finding.
     let mut rows: Vec<UsageRow> = usage_read.rows.into_values().collect();
     rows.sort_by(|a, b| {
         b.calls
@@ -556,7 +615,19 @@ async fn investigate_key(
     };
 
     let protected_resources = match inventory {
-        Ok((list, _more)) => Some(list),
+        Ok((list, _more)) => {
+            if let Some(cause) = &ancestry.incomplete {
+                gaps.push(Gap {
+                    evidence: "protected_resources".into(),
+                    reason: cause.reason.clone(),
+                    detail: format!(
+                        "protected resources searched in the project only: organization unknown ({})",
+                        cause.detail
+                    ),
+                });
+            }
+            Some(list)
+        }
         Err(e) => {
             gaps.push(Gap::from_error("protected_resources", &e));
             None

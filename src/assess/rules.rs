@@ -11,7 +11,7 @@ use super::ip::IpClass;
 use super::member::{Member, MemberTrust, ProjectRef, email_domain, member_project, member_trust};
 use super::roles::{Grant, grants};
 use super::useragent::UserAgentKind;
-use crate::evidence::{DataAccessLogging, GapReason, Investigation, UsageRow};
+use crate::evidence::{DataAccessLogging, Investigation, UsageRow};
 use crate::findings::{EvidenceRef, Finding, FindingId};
 use crate::playbook::Playbook;
 
@@ -891,11 +891,7 @@ fn rotation_too_long(cx: &Ctx) -> Option<Finding> {
 /// off, cannot be determined, or the Data Access log could not be read.
 fn usage_unknown(cx: &Ctx) -> Option<Finding> {
     let project = format!("projects/{}", cx.inv.key_name.project());
-    let read_gap = cx
-        .inv
-        .gaps
-        .iter()
-        .find(|g| g.evidence == "usage" && g.reason != GapReason::LogsOff);
+    let read_gap = cx.inv.gaps.iter().find(|g| g.evidence == "usage");
     let (title, value) = match (&cx.inv.usage.logging, read_gap) {
         (DataAccessLogging::Disabled, _) => (
             format!(
@@ -906,8 +902,16 @@ fn usage_unknown(cx: &Ctx) -> Option<Finding> {
         ),
         (DataAccessLogging::Unknown, _) => (
             format!(
-                "Usage is unknown: whether Data Access audit logs are enabled for cloudkms.googleapis.com could not be determined (a policy of project {} or its parent could not be read)",
-                s(&cx.project_id)
+                "Usage is unknown: whether Data Access audit logs are enabled for cloudkms.googleapis.com could not be determined for project {} ({})",
+                s(&cx.project_id),
+                cx.inv
+                    .gaps
+                    .iter()
+                    .find(|g| g.evidence == "usage.logging")
+                    .map_or_else(
+                        || "a policy of the project or its parents could not be read".to_owned(),
+                        |g| s(&g.detail)
+                    )
             ),
             "unknown",
         ),

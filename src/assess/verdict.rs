@@ -122,6 +122,7 @@ pub fn recommend(
 fn verdict_name(v: Verdict) -> &'static str {
     match v {
         Verdict::Benign => "benign",
+        Verdict::Inconclusive => "inconclusive",
         Verdict::Suspicious => "suspicious",
         Verdict::Malicious => "malicious",
     }

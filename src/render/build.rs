@@ -19,6 +19,7 @@ pub(crate) fn verdict_word(v: Verdict) -> (&'static str, Tone) {
     match v {
         Verdict::Malicious => ("MALICIOUS", Tone::Bad),
         Verdict::Suspicious => ("SUSPICIOUS", Tone::Warn),
+        Verdict::Inconclusive => ("INCONCLUSIVE", Tone::Warn),
         Verdict::Benign => ("BENIGN", Tone::Good),
     }
 }
@@ -125,9 +126,13 @@ fn verdict(doc: &mut Doc, inv: &Investigation, a: &Assessment) {
     ));
     doc.push(Block::Field(
         "verdict rule",
-        match &a.verdict_rule {
-            Some(rule) => ext(rule),
-            None => own("none matched (benign by default)"),
+        match (&a.verdict_rule, a.verdict) {
+            (Some(rule), _) => ext(rule),
+            (None, Verdict::Inconclusive) => own(format!(
+                "none matched, but benign cannot be concluded without: {} (see COULD NOT DETERMINE)",
+                a.missing_for_verdict.join(", ")
+            )),
+            (None, _) => own("none matched (benign by default)"),
         },
     ));
     doc.push(Block::Field(
@@ -601,42 +606,56 @@ fn what_it_protects(doc: &mut Doc, inv: &Investigation) {
         None => doc.push(Block::Note(own(
             "could not be read from KMS Inventory (see COULD NOT DETERMINE)",
         ))),
+        // A gap next to a list: the search covered less than the organization.
+        Some(list) if inv.gaps.iter().any(|g| g.evidence == "protected_resources") => {
+            doc.push(Block::Note(own(format!(
+                "at least {} resource{}: the search covered the project only (see COULD NOT DETERMINE)",
+                list.len(),
+                if list.len() == 1 { "" } else { "s" }
+            ))));
+            protected_table(doc, list);
+        }
         Some(list) if list.is_empty() => {
             doc.push(Block::Note(own("nothing known to KMS Inventory")));
         }
-        Some(list) => {
-            let rows = list
-                .iter()
-                .map(|r| {
-                    let versions: Vec<String> = if r.crypto_key_versions.is_empty() {
-                        r.crypto_key_version.iter().cloned().collect()
-                    } else {
-                        r.crypto_key_versions.clone()
-                    };
-                    let versions = versions
-                        .iter()
-                        .map(|v| v.rsplit('/').next().unwrap_or(v).to_owned())
-                        .collect::<Vec<_>>();
-                    vec![
-                        ext(&r.resource_type),
-                        ext(&r.name),
-                        ext(&r.project_id),
-                        ext(&r.location),
-                        if versions.is_empty() {
-                            own("-")
-                        } else {
-                            self::list(&versions, ", ")
-                        },
-                    ]
-                })
-                .collect();
-            doc.push(Block::Table(Table {
-                head: vec!["type", "resource", "project", "location", "key versions"],
-                rows,
-                layout: TextLayout::Columns,
-            }));
-        }
+        Some(list) => protected_table(doc, list),
     }
+}
+
+fn protected_table(doc: &mut Doc, list: &[crate::gcp::ProtectedResource]) {
+    if list.is_empty() {
+        return;
+    }
+    let rows = list
+        .iter()
+        .map(|r| {
+            let versions: Vec<String> = if r.crypto_key_versions.is_empty() {
+                r.crypto_key_version.iter().cloned().collect()
+            } else {
+                r.crypto_key_versions.clone()
+            };
+            let versions = versions
+                .iter()
+                .map(|v| v.rsplit('/').next().unwrap_or(v).to_owned())
+                .collect::<Vec<_>>();
+            vec![
+                ext(&r.resource_type),
+                ext(&r.name),
+                ext(&r.project_id),
+                ext(&r.location),
+                if versions.is_empty() {
+                    own("-")
+                } else {
+                    self::list(&versions, ", ")
+                },
+            ]
+        })
+        .collect();
+    doc.push(Block::Table(Table {
+        head: vec!["type", "resource", "project", "location", "key versions"],
+        rows,
+        layout: TextLayout::Columns,
+    }));
 }
 
 fn rotation(doc: &mut Doc, inv: &Investigation, now: Timestamp) {

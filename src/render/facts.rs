@@ -71,11 +71,7 @@ pub(crate) fn usage_status(inv: &Investigation) -> UsageStatus {
                     .into(),
         };
     }
-    if let Some(gap) = inv
-        .gaps
-        .iter()
-        .find(|g| g.evidence == "usage" && g.reason != GapReason::LogsOff)
-    {
+    if let Some(gap) = inv.gaps.iter().find(|g| g.evidence == "usage") {
         return UsageStatus::Unknown {
             reason: format!(
                 "the Data Access log could not be read ({})",
@@ -151,7 +147,6 @@ pub(crate) fn gap_reason(reason: &GapReason) -> String {
         GapReason::Quota => "quota exhausted".into(),
         GapReason::Timeout => "timed out".into(),
         GapReason::Unavailable => "service unavailable".into(),
-        GapReason::LogsOff => "logs off".into(),
         GapReason::RetentionExceeded => "beyond log retention".into(),
         GapReason::Error => "error".into(),
     }

@@ -2,8 +2,8 @@
 //! and the JSON Schema published in `docs/report-schema.json`.
 //!
 //! These types are the contract with SOAR and scripts; the domain types may
-//! change freely behind them. Strings are kept verbatim (JSON escapes control
-//! characters); timestamps are RFC 3339 strings; durations are whole seconds.
+//! change freely behind them. Strings are kept verbatim (control, bidi and
+//! invisible characters are written as `\uXXXX` escapes: [`super::safe_json`]); timestamps are RFC 3339 strings; durations are whole seconds.
 //! Nullable fields are always present. See `docs/report-format.md` for the
 //! meaning of every field and the versioning policy.
 
@@ -23,7 +23,7 @@ use crate::input::{KeySearch, Request};
 
 /// Version of the JSON report format (semver: additive changes bump the
 /// minor version, breaking changes the major).
-pub const SCHEMA_VERSION: &str = "1.1.0";
+pub const SCHEMA_VERSION: &str = "1.2.0";
 
 fn ts(t: Timestamp) -> String {
     t.to_string()
@@ -96,6 +96,9 @@ pub struct Report {
     /// The finding ids that made the rule match.
     #[schemars(schema_with = "finding_ids_schema")]
     pub drivers: Vec<String>,
+    /// When `verdict` is `inconclusive`: the evidence a benign verdict needs that could not be
+    /// gathered (`key`, `key.versions`, `creator`; see `gaps` for why); empty otherwise.
+    pub missing_for_verdict: Vec<String>,
     /// Evidence that could not be gathered, and why. Non-empty means the run is incomplete.
     pub gaps: Vec<Gap>,
     pub recommended_actions: Vec<RecommendedAction>,
@@ -449,6 +452,8 @@ pub enum Severity {
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Benign,
+    /// No rule matched, but evidence a benign verdict needs is missing (`missing_for_verdict`).
+    Inconclusive,
     Suspicious,
     Malicious,
 }
@@ -491,6 +496,8 @@ pub enum GapReason {
     Quota,
     Timeout,
     Unavailable,
+    /// Not written since 1.2.0: Data Access logging off is `usage.logging.state: disabled`,
+    /// read successfully, not missing evidence. Kept so older reports still validate.
     LogsOff,
     Error,
     /// The window reaches back further than the logs are kept.
@@ -691,11 +698,13 @@ fn report(c: &Case, now: Timestamp) -> Report {
             .collect(),
         verdict: match a.verdict {
             findings::Verdict::Benign => Verdict::Benign,
+            findings::Verdict::Inconclusive => Verdict::Inconclusive,
             findings::Verdict::Suspicious => Verdict::Suspicious,
             findings::Verdict::Malicious => Verdict::Malicious,
         },
         verdict_rule: a.verdict_rule.clone(),
         drivers: a.drivers.iter().map(|d| d.as_str().to_owned()).collect(),
+        missing_for_verdict: a.missing_for_verdict.clone(),
         gaps: inv.gaps.iter().map(gap).collect(),
         recommended_actions: a
             .recommended_actions
@@ -761,7 +770,6 @@ fn gap(g: &evidence::Gap) -> Gap {
         R::Quota => (GapReason::Quota, None),
         R::Timeout => (GapReason::Timeout, None),
         R::Unavailable => (GapReason::Unavailable, None),
-        R::LogsOff => (GapReason::LogsOff, None),
         R::RetentionExceeded => (GapReason::RetentionExceeded, None),
         R::Error => (GapReason::Error, None),
     };

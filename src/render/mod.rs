@@ -12,7 +12,8 @@
 //! writer passes it through [`crate::sanitize::text`], the Markdown writer
 //! through [`escape_markdown`]; the only escape codes in the terminal report
 //! are the writer's own colours, and only when [`Style::color`] is set. The
-//! JSON report keeps strings verbatim (JSON escapes control characters) in
+//! JSON report keeps strings verbatim (control, bidi and invisible characters
+//! written as `\uXXXX` escapes, see [`safe_json`]) in
 //! its own versioned types ([`json`]), whose schema is published in
 //! `docs/report-schema.json`; `docs/report-format.md` describes the formats.
 
@@ -21,6 +22,7 @@ mod doc;
 mod facts;
 pub mod json;
 mod markdown;
+pub mod safe_json;
 mod text;
 
 #[cfg(test)]
@@ -103,7 +105,7 @@ pub fn write(
     match format {
         Format::Json => {
             let doc = json::document(outcomes, now);
-            serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
+            safe_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
             writeln!(out)
         }
         Format::Text => text::write(out, &docs(outcomes, now), &tally(outcomes), style),
@@ -137,7 +139,7 @@ fn docs(outcomes: &[CaseOutcome], now: Timestamp) -> Vec<doc::Doc> {
 /// `3 keys investigated: 1 malicious, 2 benign; 1 alert with no key found; evidence incomplete for 1 key.`
 fn tally(outcomes: &[CaseOutcome]) -> String {
     let mut keys = 0;
-    let mut by_verdict = [0usize; 3];
+    let mut by_verdict = [0usize; 4];
     let mut unresolved = 0;
     let mut incomplete = 0;
     for o in outcomes {
@@ -147,7 +149,8 @@ fn tally(outcomes: &[CaseOutcome]) -> String {
                 by_verdict[match c.assessment.verdict {
                     Verdict::Malicious => 0,
                     Verdict::Suspicious => 1,
-                    Verdict::Benign => 2,
+                    Verdict::Inconclusive => 2,
+                    Verdict::Benign => 3,
                 }] += 1;
                 if !c.investigation.gaps.is_empty() {
                     incomplete += 1;
@@ -156,7 +159,7 @@ fn tally(outcomes: &[CaseOutcome]) -> String {
             CaseOutcome::NoKeyFound { .. } => unresolved += 1,
         }
     }
-    let verdicts: Vec<String> = ["malicious", "suspicious", "benign"]
+    let verdicts: Vec<String> = ["malicious", "suspicious", "inconclusive", "benign"]
         .iter()
         .zip(by_verdict)
         .filter(|(_, n)| *n > 0)

@@ -258,6 +258,7 @@ fn ransomware() -> Case {
         verdict: Verdict::Malicious,
         verdict_rule: Some("outside-decrypt".into()),
         drivers: vec![FindingId::ExternalMember, FindingId::CreatorUntrustedIp],
+        missing_for_verdict: Vec::new(),
         recommended_actions: vec![
             RecommendedAction {
                 action: Action::Disable,
@@ -574,6 +575,7 @@ fn a_benign_case_says_so_in_green_and_an_unreadable_key_is_a_gap_not_a_crash() {
         verdict: Verdict::Benign,
         verdict_rule: None,
         drivers: Vec::new(),
+        missing_for_verdict: Vec::new(),
         recommended_actions: Vec::new(),
     };
     c.investigation.key = None;

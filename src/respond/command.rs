@@ -187,7 +187,7 @@ fn write_out(output: &OutputArgs, text: &str) -> anyhow::Result<()> {
 }
 
 fn to_json<T: serde::Serialize>(doc: &T) -> anyhow::Result<String> {
-    let mut text = serde_json::to_string_pretty(doc)?;
+    let mut text = crate::render::safe_json::to_string_pretty(doc)?;
     text.push('\n');
     Ok(text)
 }

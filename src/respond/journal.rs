@@ -237,7 +237,10 @@ impl Journal {
             path: self.path.display().to_string(),
             message: e.to_string(),
         };
-        let mut line = serde_json::to_vec(record).map_err(|e| fail(std::io::Error::other(e)))?;
+        // Attacker-controlled strings (principals, bindings) are in the records: escaped so
+        // that `cat journal.jsonl` cannot be reordered by them.
+        let mut line =
+            crate::render::safe_json::to_vec(record).map_err(|e| fail(std::io::Error::other(e)))?;
         line.push(b'\n');
         self.file.write_all(&line).map_err(fail)?;
         self.file.flush().map_err(fail)?;

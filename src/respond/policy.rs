@@ -178,6 +178,13 @@ impl Condition {
             Condition::Always => true,
             Condition::Verdict(op, v) => {
                 let (a, b) = (facts.verdict, *v);
+                // Inconclusive is off the benign < suspicious < malicious scale: an ordered
+                // comparison never holds for it, so no step meant for "suspicious or worse"
+                // (or "benign or better") runs on missing evidence.
+                let ordered = !matches!(op, Compare::Eq | Compare::Ne);
+                if ordered && (a == Verdict::Inconclusive || b == Verdict::Inconclusive) {
+                    return false;
+                }
                 match op {
                     Compare::Eq => a == b,
                     Compare::Ne => a != b,
@@ -237,6 +244,7 @@ impl std::fmt::Display for Condition {
 pub fn verdict_name(v: Verdict) -> &'static str {
     match v {
         Verdict::Benign => "benign",
+        Verdict::Inconclusive => "inconclusive",
         Verdict::Suspicious => "suspicious",
         Verdict::Malicious => "malicious",
     }

@@ -86,19 +86,22 @@ const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         method: "cloudresourcemanager.projects.get",
         short: "RM projects.get",
-        evidence: &["project"],
+        // Without the project's parent the organization is unknown: KMS Inventory is searched
+        // in the project only, and says so.
+        evidence: &["project", "protected_resources"],
         permission: "resourcemanager.projects.get",
     },
     Endpoint {
         method: "cloudresourcemanager.projects.getIamPolicy",
         short: "RM projects.getIamPolicy",
-        evidence: &["iam.project"],
+        // benign-ci enables Data Access logging on the project only: unknown without its policy.
+        evidence: &["iam.project", "usage.logging"],
         permission: "resourcemanager.projects.getIamPolicy",
     },
     Endpoint {
         method: "cloudresourcemanager.folders.get",
         short: "RM folders.get",
-        evidence: &["hierarchy.folders/"],
+        evidence: &["hierarchy.folders/", "protected_resources"],
         permission: "resourcemanager.folders.get",
     },
     Endpoint {

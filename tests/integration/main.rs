@@ -7,6 +7,7 @@ mod support;
 mod cli;
 mod faults;
 mod fuzz_corpus;
+mod gaps;
 mod hostile;
 mod investigate;
 mod respond;
