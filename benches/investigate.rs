@@ -476,7 +476,10 @@ fn print_scenarios(out: &mut String, rows: &[ScenarioRow]) {
         out,
         "| scenario | latency | wall (median) | tool CPU | requests | entries.list | critical path | wall / (cp x latency) | peak RSS | verdict | exit |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|");
+    let _ = writeln!(
+        out,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+    );
     for r in rows {
         let _ = writeln!(
             out,

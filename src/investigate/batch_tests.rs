@@ -110,7 +110,13 @@ async fn combined_queries_answer_each_key_as_its_own_query_would() {
     assert!(solo.iter().any(|i| i.usage.total_calls > 0));
 
     server.clear_requests();
-    let together = options(LogReadsConfig::default());
+    // A generous gathering window: this test is about what combined queries answer, and on a
+    // loaded machine the default few milliseconds may pass before the other keys are polled
+    // (they would then read alone: correct, but not what is tested here).
+    let together = options(LogReadsConfig {
+        gather: Duration::from_millis(250),
+        ..LogReadsConfig::default()
+    });
     let runs = requests.iter().map(|r| run(&gcp, r, &together, now));
     let combined: Vec<Investigation> = futures::future::join_all(runs)
         .await
