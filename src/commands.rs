@@ -115,6 +115,8 @@ pub(crate) fn plan(requests: &[Request], args: &InvestigateArgs) -> anyhow::Resu
         })?),
         None => None,
     };
+    // One for the whole command: every investigation shares the Logging budget and quota waits.
+    let log_reads = args.log_reads();
     requests
         .iter()
         .map(|request| {
@@ -124,7 +126,7 @@ pub(crate) fn plan(requests: &[Request], args: &InvestigateArgs) -> anyhow::Resu
                     UsageError::new(e.to_string(), "pass --playbook FILE for this alert type")
                 })?,
             };
-            let options = args.options(&playbook);
+            let options = args.options(&playbook, &log_reads);
             Ok(Job {
                 request: request.clone(),
                 playbook,
