@@ -439,7 +439,7 @@ fn huge_chunk() -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_100_mb_alert_file_is_refused_at_the_cap_without_being_read_whole() {
+async fn a_100_mb_alert_file_is_refused_at_the_cap_and_nothing_is_sent() {
     let server = mock("benign-ci", MockConfig::default()).await;
     let dir = temp_dir("huge");
     let path = dir.join("huge.json");
@@ -461,17 +461,9 @@ async fn a_100_mb_alert_file_is_refused_at_the_cap_without_being_read_whole() {
         &["huge.json", "larger than the 8 MiB limit"],
     )
     .await;
-    // The largest resident size of any child this test process has reaped so far (tests run
-    // in parallel, so it is an upper bound on this run's). Read whole, the file alone is 100 MB;
-    // read up to the cap, the run stays near 8 MiB plus the program. Every other child of these
-    // tests stays far below the limit too, so this only fails when an input is read whole.
-    let peak_kb = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .max_rss();
-    assert!(
-        peak_kb < 80 * 1024,
-        "a child peaked at {peak_kb} KiB resident: the 100 MB file was read whole"
-    );
+    // Its resident size is not asserted: `getrusage(RUSAGE_CHILDREN)` is the peak of every child
+    // of this test process, and tests run in parallel (a respond run peaks above 100 MB). That
+    // the tool stops reading at the cap is checked on stdin, where it can be counted.
     assert!(server.requests().is_empty(), "nothing is sent to Google");
     let _ = std::fs::remove_dir_all(&dir);
 }
