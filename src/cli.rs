@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::gcp::{CredentialsMode, Endpoints, GcpConfig, RetryConfig};
-use crate::investigate::Options;
+use crate::investigate::{LogReads, LogReadsConfig, Options};
 use crate::render::Format;
 
 #[derive(Debug, Parser)]
@@ -66,6 +66,12 @@ pub struct InvestigateArgs {
     /// Pages of 1000 log entries read at most per query (default: the playbook's).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_pages: Option<u32>,
+    /// Longest a Logging read waits in all when Logging refuses it for quota (429: another
+    /// consumer of the project's quota), counted from the first refusal, e.g. 30s, 2m; 0s gives
+    /// up at the first refusal. The tool's own pacing (60 reads/min per project) is not bounded
+    /// by it.
+    #[arg(long, default_value = "30s", value_parser = parse_quota_wait, value_name = "DURATION")]
+    pub quota_wait: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -161,14 +167,24 @@ impl GoogleArgs {
 }
 
 impl InvestigateArgs {
+    /// The Logging reads of this command. Build it once per process and give every
+    /// investigation a clone: they share the per-project budget and combine their queries.
+    pub fn log_reads(&self) -> LogReads {
+        LogReads::new(LogReadsConfig {
+            max_quota_wait: self.quota_wait,
+            ..LogReadsConfig::default()
+        })
+    }
+
     /// The playbook's bounds, with the command line's overrides.
-    pub fn options(&self, playbook: &crate::playbook::Playbook) -> Options {
+    pub fn options(&self, playbook: &crate::playbook::Playbook, log_reads: &LogReads) -> Options {
         Options {
             lookback: self
                 .lookback
                 .and_then(|d| jiff::SignedDuration::try_from(d).ok())
                 .unwrap_or(playbook.lookback),
             max_pages: self.max_pages.unwrap_or(playbook.max_log_pages),
+            log_reads: log_reads.clone(),
             ..Options::default()
         }
     }
@@ -195,6 +211,22 @@ pub fn parse_span(s: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{s:?} is too long"))
 }
 
+/// The longest quota wait accepted: Logging's quota is per minute, so waiting longer than this
+/// only delays a report that will show the same gap.
+const MAX_QUOTA_WAIT: Duration = Duration::from_secs(3600);
+
+/// `--quota-wait`: a duration (see [`parse_span`]) of at most an hour.
+fn parse_quota_wait(s: &str) -> Result<Duration, String> {
+    let d = parse_span(s)?;
+    if d > MAX_QUOTA_WAIT {
+        return Err(format!(
+            "{:?} is longer than the 1h limit: Logging's quota refills every minute",
+            s.trim()
+        ));
+    }
+    Ok(d)
+}
+
 fn bundled_scenario(s: &str) -> Result<String, String> {
     if gcp_mock::BUNDLED.iter().any(|(n, _)| *n == s) {
         Ok(s.to_owned())
@@ -218,5 +250,15 @@ mod tests {
         assert!(parse_span("7").is_err());
         assert!(parse_span("d").is_err());
         assert!(parse_span("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn quota_waits() {
+        assert_eq!(parse_quota_wait("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_quota_wait("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_quota_wait("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_quota_wait("61m").is_err_and(|e| e.contains("1h limit")));
+        assert!(parse_quota_wait("30").is_err_and(|e| e.contains("no unit")));
+        assert!(parse_quota_wait("-1s").is_err());
     }
 }

@@ -1,6 +1,6 @@
 //! Command glue: turn validated arguments into work and an exit code.
 
-use std::io::{IsTerminal as _, Read as _, Write};
+use std::io::{IsTerminal as _, Write};
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -67,30 +67,30 @@ pub(crate) async fn connect(config: &GcpConfig) -> anyhow::Result<Gcp> {
 /// Inputs become validated requests before anything is sent to Google.
 pub(crate) fn read_inputs(args: &InvestigateArgs) -> anyhow::Result<Vec<Request>> {
     let mut requests = Vec::new();
+    const WHAT: &str =
+        "give a file, `-` for stdin, or a key name projects/P/locations/L/keyRings/R/cryptoKeys/K";
+    let refused = |e: input::InputError| {
+        let hint = match e {
+            input::InputError::Read { .. } => WHAT.to_owned(),
+            _ => format!("accepted: {}", input::ACCEPTED_FORMS),
+        };
+        UsageError::new(e.to_string(), hint)
+    };
     for raw in &args.inputs {
+        // Files and stdin are read through `read_bounded`: a huge input is refused one byte
+        // past the cap, without being read whole into memory.
         let (origin, text) = if raw == "-" {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .context("cannot read stdin")?;
-            ("stdin".to_owned(), s)
+            let text = input::read_bounded("stdin", std::io::stdin().lock()).map_err(refused)?;
+            ("stdin".to_owned(), text)
         } else if raw.starts_with("projects/") || raw.starts_with("//cloudkms.googleapis.com/") {
             (format!("argument {raw:?}"), raw.clone())
         } else {
-            let text = std::fs::read_to_string(Path::new(raw)).map_err(|e| {
-                UsageError::new(
-                    format!("cannot read {raw}: {e}"),
-                    "give a file, `-` for stdin, or a key name projects/P/locations/L/keyRings/R/cryptoKeys/K",
-                )
-            })?;
+            let file = std::fs::File::open(Path::new(raw))
+                .map_err(|e| UsageError::new(format!("cannot read {raw}: {e}"), WHAT))?;
+            let text = input::read_bounded(raw, file).map_err(refused)?;
             (raw.clone(), text)
         };
-        let parsed = input::parse(&origin, &text).map_err(|e| {
-            UsageError::new(
-                e.to_string(),
-                format!("accepted: {}", input::ACCEPTED_FORMS),
-            )
-        })?;
+        let parsed = input::parse(&origin, &text).map_err(refused)?;
         requests.extend(parsed);
     }
     Ok(requests)
@@ -115,6 +115,8 @@ pub(crate) fn plan(requests: &[Request], args: &InvestigateArgs) -> anyhow::Resu
         })?),
         None => None,
     };
+    // One for the whole command: every investigation shares the Logging budget and quota waits.
+    let log_reads = args.log_reads();
     requests
         .iter()
         .map(|request| {
@@ -124,7 +126,7 @@ pub(crate) fn plan(requests: &[Request], args: &InvestigateArgs) -> anyhow::Resu
                     UsageError::new(e.to_string(), "pass --playbook FILE for this alert type")
                 })?,
             };
-            let options = args.options(&playbook);
+            let options = args.options(&playbook, &log_reads);
             Ok(Job {
                 request: request.clone(),
                 playbook,

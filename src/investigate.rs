@@ -51,9 +51,10 @@ pub struct Options {
     pub max_pages: u32,
     /// Protected resources listed at most.
     pub max_protected_resources: usize,
-    /// How Logging is read: the per-project budget, combining and quota waits. The default is
-    /// shared by the whole process ([`LogReads::shared`]), so concurrent investigations share
-    /// the budget and combine their queries.
+    /// How Logging is read: the per-project budget, combining and quota waits. Investigations
+    /// that run together must hold clones of one instance to share the budget and combine their
+    /// queries: the commands build one from the command line (`--quota-wait`) for all their
+    /// investigations; the default is one shared by the whole process ([`LogReads::shared`]).
     pub log_reads: LogReads,
 }
 

@@ -1339,6 +1339,102 @@ async fn retry_after_is_honoured_between_attempts() {
     assert_eq!(server.requests().len(), 2);
 }
 
+/// One call is throttled with `Retry-After: 5` while calls to other methods of the same client,
+/// on both worker threads and at the same moment, fail once with a plain 503. The hint must delay
+/// its own call only: a hint taken by another call's backoff would make that call wait 5 s (and
+/// the hinted call retry early); a hint applied client-wide would delay them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_hint_delays_only_its_own_call() {
+    let attempts: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+    let seen = Arc::clone(&attempts);
+    let key_path = format!("/v1/{KEY}");
+    const RING: &str = "projects/cloud-custodian/locations/us-central1/keyRings/cloud-custodian";
+    let server = TestServer::start(move |r, _| {
+        let n = {
+            let mut all = seen.lock().unwrap();
+            let n = all.entry(r.path.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        let mut answer = if r.path == key_path {
+            if n == 1 {
+                let mut c = google_error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.");
+                c.headers.push(("retry-after".to_string(), "5".to_string()));
+                c
+            } else {
+                ok(recorded_body(KEY_GET))
+            }
+        } else if n == 1 {
+            google_error(503, "UNAVAILABLE", "try again")
+        } else if r.path.ends_with("/cryptoKeyVersions") {
+            ok(recorded_body(VERSIONS_LIST))
+        } else if r.path.contains("getIamPolicy") {
+            ok(recorded_body(KEY_IAM))
+        } else {
+            ok(recorded_body(KEY_RING_GET))
+        };
+        // The other calls fail while the throttled one sleeps on its hint: when a hint left
+        // behind, or one applied to the whole client, would be picked up.
+        if n == 1 {
+            answer.delay = if r.path == key_path {
+                Duration::from_millis(50)
+            } else {
+                Duration::from_millis(500)
+            };
+        }
+        answer
+    })
+    .await;
+    let retry = RetryConfig {
+        attempt_timeout: Duration::from_secs(3),
+        // Room for the 5 s hint: the hinted call waits instead of giving up at once.
+        total_timeout: Duration::from_secs(10),
+        max_attempts: 4,
+        initial_backoff: Duration::from_millis(200),
+        max_backoff: Duration::from_secs(2),
+    };
+    let gcp = Gcp::connect(&config_for(&server.url, retry)).await.unwrap();
+    let timed = |what: &'static str| {
+        let gcp = gcp.clone();
+        tokio::spawn(async move {
+            let start = Instant::now();
+            let ok = match what {
+                "key" => gcp.get_crypto_key(KEY).await.map(drop),
+                "versions" => gcp.list_crypto_key_versions(KEY).await.map(drop),
+                "iam" => gcp.get_iam_policy(KEY).await.map(drop),
+                _ => gcp.get_key_ring(RING).await.map(drop),
+            };
+            (what, ok, start.elapsed())
+        })
+    };
+    let calls = [timed("key"), timed("versions"), timed("iam"), timed("ring")];
+    let mut hint_free = Vec::new();
+    for call in calls {
+        let (what, result, elapsed) = call.await.unwrap();
+        assert!(result.is_ok(), "{what}: {result:?}");
+        if what == "key" {
+            assert!(
+                elapsed >= Duration::from_millis(4500),
+                "the throttled call retried after {elapsed:?}, before its Retry-After of 5 s"
+            );
+        } else {
+            hint_free.push((what, elapsed));
+        }
+    }
+    // Their own backoff is at most 200 ms; 3 s leaves room for a loaded machine, and is far
+    // from the 5 s a leaked hint would cost.
+    assert!(
+        hint_free.iter().all(|(_, e)| *e < Duration::from_secs(3)),
+        "a call without a hint waited for another call's: {hint_free:?}"
+    );
+    let attempts = attempts.lock().unwrap();
+    assert_eq!(attempts.len(), 4, "{attempts:?}");
+    assert!(
+        attempts.values().all(|n| *n == 2),
+        "each retried once: {attempts:?}"
+    );
+}
+
 #[tokio::test]
 async fn retry_after_beyond_the_budget_fails_at_once_with_the_hint() {
     let server = TestServer::start(|_, _| {

@@ -14,7 +14,9 @@
 //!   pass Logging's 20,000 characters), whose entries are handed back to each key as they stream;
 //! - **quota waits that resume**: on `RESOURCE_EXHAUSTED` (another consumer of the same quota)
 //!   the read waits for Google's hint, or until this process's oldest call in the window expires,
-//!   then asks again for the page it did not get, with the page token it already has.
+//!   then asks again for the page it did not get, with the page token it already has. The waits
+//!   are bounded ([`LogReadsConfig::max_quota_wait`], `--quota-wait`): an incident responder
+//!   would rather have a report with a quota gap than a tool that waits for minutes.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -55,8 +57,11 @@ pub struct LogReadsConfig {
     /// keep arriving, up to 16 times. It delays only the log queries, which
     /// are not on the critical path (the walk up to the organization is longer).
     pub gather: Duration,
-    /// The longest one query waits for Logging quota after being refused, before it gives up and
-    /// the investigation reports a quota gap.
+    /// How long one read may wait for Logging quota in all. The clock starts the first time the
+    /// read meets a refusal (its own, or the pause another read of the project set after one);
+    /// a wait that would end later than this after that moment is not taken: the read gives up
+    /// and the investigation reports a quota gap. Pacing by [`LogReadsConfig::quota`] is not a
+    /// quota wait and is not bounded by this.
     pub max_quota_wait: Duration,
 }
 
@@ -67,7 +72,7 @@ impl Default for LogReadsConfig {
             per: Duration::from_secs(60),
             combine: true,
             gather: Duration::from_millis(3),
-            max_quota_wait: Duration::from_secs(300),
+            max_quota_wait: Duration::from_secs(30),
         }
     }
 }
@@ -131,7 +136,8 @@ impl LogReads {
         max_pages: u32,
         each: impl FnMut(&Value),
     ) -> Result<(u64, bool), GcpError> {
-        read_pages(&self.inner, gcp, query, max_pages, None, each).await
+        let clock = QuotaClock::new(self.inner.cfg.max_quota_wait);
+        read_pages(&self.inner, gcp, query, max_pages, None, clock, each).await
     }
 
     /// Every Cloud KMS admin action in `key`'s project since `start`, possibly read by a query
@@ -181,7 +187,8 @@ impl LogReads {
     /// starting the batch's leader when it is the first.
     async fn submit(&self, gcp: &Gcp, kind: Kind, member: Member) {
         if !self.inner.cfg.combine {
-            run_batch(&self.inner, gcp, kind, vec![member], None).await;
+            let clock = QuotaClock::new(self.inner.cfg.max_quota_wait);
+            run_batch(&self.inner, gcp, kind, vec![member], None, clock).await;
             return;
         }
         let key = BatchKey {
@@ -218,6 +225,30 @@ fn abandoned() -> GcpError {
 
 // ---- the budget ----
 
+/// One read's quota-wait clock: started the first time the read meets a refusal (its own, or a
+/// pause of its project), after which no quota wait of the read may end later than `max` from
+/// then. A deadline rather than a sum of waits, so that the read's whole time is bounded too:
+/// the calls between waits fall inside it, and only the last call can end after it.
+#[derive(Debug, Clone, Copy)]
+struct QuotaClock {
+    max: Duration,
+    deadline: Option<Instant>,
+}
+
+impl QuotaClock {
+    fn new(max: Duration) -> QuotaClock {
+        QuotaClock {
+            max,
+            deadline: None,
+        }
+    }
+
+    /// Whether a quota wait from `now` until `until` is allowed (starting the clock).
+    fn allows(&mut self, now: Instant, until: Instant) -> bool {
+        until <= *self.deadline.get_or_insert(now + self.max)
+    }
+}
+
 /// Per-project sliding-window budget.
 struct Budget {
     quota: u32,
@@ -233,6 +264,25 @@ struct Window {
     recent: VecDeque<Instant>,
     /// Set after a refusal: nobody calls before.
     paused_until: Option<Instant>,
+    /// The refusal behind `paused_until`: Google's message and retry hint, reported by a read
+    /// that gives up rather than wait for it.
+    paused_by: Option<Refusal>,
+}
+
+/// What Google said when it refused a call for quota.
+#[derive(Debug, Clone)]
+struct Refusal {
+    message: String,
+    retry_after: Option<Duration>,
+}
+
+impl From<Refusal> for GcpError {
+    fn from(r: Refusal) -> GcpError {
+        GcpError::ResourceExhausted {
+            message: r.message,
+            retry_after: r.retry_after,
+        }
+    }
 }
 
 /// One budget slot, held while its call is in flight.
@@ -252,7 +302,10 @@ impl Budget {
         }
     }
 
-    async fn acquire(&self, project: &str) -> Permit<'_> {
+    /// Takes a slot for `project`, waiting for the window (pacing, unbounded) and for a pause
+    /// after a refusal (quota, bounded by `clock`). `Err` (the refusal behind the pause) when the
+    /// project is paused past the clock's deadline: the read gives up without waiting.
+    async fn acquire(&self, project: &str, clock: &mut QuotaClock) -> Result<Permit<'_>, GcpError> {
         loop {
             // Registered before looking, so a slot freed in between still wakes us.
             let freed = self.freed.notified();
@@ -264,17 +317,27 @@ impl Budget {
                     w.recent.pop_front();
                 }
                 match w.paused_until {
-                    Some(until) if now < until => Some(until),
+                    Some(until) if now < until => {
+                        if !clock.allows(now, until) {
+                            let refusal = w.paused_by.clone().unwrap_or_else(|| Refusal {
+                                message: "another read of the project was refused for quota".into(),
+                                retry_after: None,
+                            });
+                            return Err(refusal.into());
+                        }
+                        Some(until)
+                    }
                     _ => {
                         w.paused_until = None;
+                        w.paused_by = None;
                         let used = w.in_flight as usize + w.recent.len();
                         if used < self.quota as usize {
                             w.in_flight += 1;
-                            return Permit {
+                            return Ok(Permit {
                                 budget: self,
                                 project: project.to_owned(),
                                 done: false,
-                            };
+                            });
                         }
                         w.recent.front().map(|t| *t + self.per)
                     }
@@ -304,12 +367,15 @@ impl Budget {
 
 impl Permit<'_> {
     /// The call was refused for quota: it did not count, but nobody calls before `until`.
-    fn refused(mut self, until: Instant) {
+    fn refused(mut self, until: Instant, why: Refusal) {
         self.done = true;
         let mut windows = lock(&self.budget.windows);
         let w = windows.entry(self.project.clone()).or_default();
         w.in_flight = w.in_flight.saturating_sub(1);
-        w.paused_until = Some(w.paused_until.map_or(until, |p| p.max(until)));
+        if w.paused_until.is_none_or(|p| until > p) {
+            w.paused_until = Some(until);
+            w.paused_by = Some(why);
+        }
         drop(windows);
         self.budget.freed.notify_waiters();
     }
@@ -329,13 +395,15 @@ impl Drop for Permit<'_> {
     }
 }
 
-/// Pages through `query` within the budget; `first` is a slot already taken for page one.
+/// Pages through `query` within the budget; `first` is a slot already taken for page one, and
+/// `clock` the quota waits already spent getting it.
 async fn read_pages(
     inner: &Inner,
     gcp: &Gcp,
     query: &LogQuery,
     max_pages: u32,
     mut first: Option<Permit<'_>>,
+    mut clock: QuotaClock,
     mut each: impl FnMut(&Value),
 ) -> Result<(u64, bool), GcpError> {
     let project = query.resource_names.first().cloned().unwrap_or_default();
@@ -343,11 +411,10 @@ async fn read_pages(
     let mut read = 0u64;
     let mut pages = 0u32;
     let mut backoff = Duration::from_secs(1);
-    let mut give_up_at: Option<Instant> = None;
     while pages < max_pages.max(1) {
         let permit = match first.take() {
             Some(p) => p,
-            None => inner.budget.acquire(&project).await,
+            None => inner.budget.acquire(&project, &mut clock).await?,
         };
         match gcp.list_log_entries(query, token.clone()).await {
             Ok(page) => {
@@ -375,15 +442,16 @@ async fn read_pages(
                     .unwrap_or(now);
                 let until = hinted.max(now + backoff);
                 backoff = (backoff * 2).min(inner.cfg.per);
-                let limit = *give_up_at.get_or_insert(now + inner.cfg.max_quota_wait);
-                if until > limit {
-                    drop(permit);
-                    return Err(GcpError::ResourceExhausted {
-                        message,
-                        retry_after,
-                    });
+                let refusal = Refusal {
+                    message,
+                    retry_after,
+                };
+                // Even when this read gives up, the other reads of the project do not send a
+                // call before `until` that would only be refused.
+                permit.refused(until, refusal.clone());
+                if !clock.allows(now, until) {
+                    return Err(refusal.into());
                 }
-                permit.refused(until);
             }
             Err(e) => return Err(e),
         }
@@ -497,12 +565,14 @@ async fn lead(inner: Arc<Inner>, gcp: Gcp, key: BatchKey) {
         seen = joined;
     }
     let project = format!("projects/{}", key.project);
-    let permit = inner.budget.acquire(&project).await;
+    let mut clock = QuotaClock::new(inner.cfg.max_quota_wait);
+    // Without a slot (paused past the bound), the reads find the same pause and give up.
+    let permit = inner.budget.acquire(&project, &mut clock).await.ok();
     let members = lock(&inner.batches)
         .remove(&key)
         .map(|p| p.members)
         .unwrap_or_default();
-    run_batch(&inner, &gcp, key.kind, members, Some(permit)).await;
+    run_batch(&inner, &gcp, key.kind, members, permit, clock).await;
 }
 
 /// Splits members into queries (window span, filter length) and answers each member.
@@ -512,6 +582,7 @@ async fn run_batch(
     kind: Kind,
     mut members: Vec<Member>,
     first: Option<Permit<'_>>,
+    clock: QuotaClock,
 ) {
     members.sort_by_key(|m| m.start);
     let mut groups: Vec<Vec<Member>> = Vec::new();
@@ -543,15 +614,21 @@ async fn run_batch(
         let permit = first.take();
         async move {
             match kind {
-                Kind::Activity => activity_group(inner, gcp, g, permit).await,
-                Kind::Usage => usage_group(inner, gcp, g, permit).await,
+                Kind::Activity => activity_group(inner, gcp, g, permit, clock).await,
+                Kind::Usage => usage_group(inner, gcp, g, permit, clock).await,
             }
         }
     });
     futures::future::join_all(runs).await;
 }
 
-async fn activity_group(inner: &Inner, gcp: &Gcp, group: Vec<Member>, first: Option<Permit<'_>>) {
+async fn activity_group(
+    inner: &Inner,
+    gcp: &Gcp,
+    group: Vec<Member>,
+    first: Option<Permit<'_>>,
+    clock: QuotaClock,
+) {
     let Some(lead) = group.first() else { return };
     let start = lead.start;
     let query = LogQuery {
@@ -562,7 +639,7 @@ async fn activity_group(inner: &Inner, gcp: &Gcp, group: Vec<Member>, first: Opt
     };
     let max_pages = group.iter().map(|m| m.max_pages).max().unwrap_or(1);
     let mut events = Vec::new();
-    let result = read_pages(inner, gcp, &query, max_pages, first, |entry| {
+    let result = read_pages(inner, gcp, &query, max_pages, first, clock, |entry| {
         if let Ok(e) = AuditEvent::from_json(entry) {
             events.push(e);
         }
@@ -579,7 +656,13 @@ async fn activity_group(inner: &Inner, gcp: &Gcp, group: Vec<Member>, first: Opt
     }
 }
 
-async fn usage_group(inner: &Inner, gcp: &Gcp, group: Vec<Member>, first: Option<Permit<'_>>) {
+async fn usage_group(
+    inner: &Inner,
+    gcp: &Gcp,
+    group: Vec<Member>,
+    first: Option<Permit<'_>>,
+    clock: QuotaClock,
+) {
     let Some(lead) = group.first() else { return };
     let start = lead.start;
     let keys: Vec<&KeyName> = group.iter().map(|m| &m.key).collect();
@@ -602,7 +685,7 @@ async fn usage_group(inner: &Inner, gcp: &Gcp, group: Vec<Member>, first: Option
             ..UsageRead::default()
         })
         .collect();
-    let result = read_pages(inner, gcp, &query, max_pages, first, |entry| {
+    let result = read_pages(inner, gcp, &query, max_pages, first, clock, |entry| {
         let Ok(e) = AuditEvent::from_json(entry) else {
             return;
         };
@@ -690,32 +773,103 @@ mod tests {
         );
     }
 
+    fn refusal(hint_secs: Option<u64>) -> Refusal {
+        Refusal {
+            message: "quota exceeded".into(),
+            retry_after: hint_secs.map(Duration::from_secs),
+        }
+    }
+
+    async fn take<'a>(budget: &'a Budget, project: &str, clock: &mut QuotaClock) -> Permit<'a> {
+        budget
+            .acquire(project, clock)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     #[tokio::test(start_paused = true)]
     async fn the_budget_waits_for_the_window_instead_of_exceeding_it() {
         let budget = Budget::new(2, Duration::from_secs(60));
+        // Pacing is not a quota wait: a clock of one second does not cut it short.
+        let clock = &mut QuotaClock::new(Duration::from_secs(1));
         let t0 = Instant::now();
-        drop(budget.acquire("projects/p").await);
-        drop(budget.acquire("projects/p").await);
+        drop(take(&budget, "projects/p", clock).await);
+        drop(take(&budget, "projects/p", clock).await);
         // Another project has its own window.
-        drop(budget.acquire("projects/q").await);
+        drop(take(&budget, "projects/q", clock).await);
         assert_eq!(Instant::now(), t0);
-        drop(budget.acquire("projects/p").await);
+        drop(take(&budget, "projects/p", clock).await);
         assert_eq!(Instant::now() - t0, Duration::from_secs(60));
+        assert!(clock.deadline.is_none(), "no refusal was met");
     }
 
     #[tokio::test(start_paused = true)]
     async fn in_flight_calls_count_and_a_refusal_pauses_the_project() {
         let budget = Budget::new(1, Duration::from_secs(60));
         let t0 = Instant::now();
-        let held = budget.acquire("projects/p").await;
-        let waiting = budget.acquire("projects/p");
-        tokio::pin!(waiting);
-        assert!(
-            futures::poll!(waiting.as_mut()).is_pending(),
-            "the only slot is in flight"
-        );
-        held.refused(t0 + Duration::from_secs(5));
-        let _next = waiting.await;
+        let mut first = QuotaClock::new(Duration::from_secs(30));
+        let held = take(&budget, "projects/p", &mut first).await;
+        let mut clock = QuotaClock::new(Duration::from_secs(30));
+        {
+            let waiting = take(&budget, "projects/p", &mut clock);
+            tokio::pin!(waiting);
+            assert!(
+                futures::poll!(waiting.as_mut()).is_pending(),
+                "the only slot is in flight"
+            );
+            held.refused(t0 + Duration::from_secs(5), refusal(None));
+            drop(waiting.await);
+        }
         assert_eq!(Instant::now() - t0, Duration::from_secs(5));
+        assert_eq!(
+            clock.deadline,
+            Some(t0 + Duration::from_secs(30)),
+            "meeting another read's pause starts the read's quota clock"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_past_the_quota_wait_is_not_waited_for() {
+        let budget = Budget::new(60, Duration::from_secs(60));
+        let t0 = Instant::now();
+        let mut clock = QuotaClock::new(Duration::from_secs(10));
+        take(&budget, "projects/p", &mut clock)
+            .await
+            .refused(t0 + Duration::from_secs(4), refusal(None));
+        // Within the bound: waited for.
+        let p = take(&budget, "projects/p", &mut clock).await;
+        assert_eq!(Instant::now() - t0, Duration::from_secs(4));
+        // The deadline counts from the first pause met (t0), not from this one: a pause until
+        // t0 + 11 s passes it, so the read gives up at once.
+        p.refused(t0 + Duration::from_secs(11), refusal(Some(7)));
+        match budget.acquire("projects/p", &mut clock).await {
+            Err(GcpError::ResourceExhausted {
+                message,
+                retry_after,
+            }) => {
+                // Google's words and hint, from the refusal behind the pause.
+                assert_eq!(message, "quota exceeded");
+                assert_eq!(retry_after, Some(Duration::from_secs(7)));
+            }
+            Err(e) => panic!("{e:?}"),
+            Ok(_) => panic!("waited past the bound"),
+        }
+        assert_eq!(Instant::now() - t0, Duration::from_secs(4), "no wait");
+        // A read whose clock starts now may wait for it.
+        let mut fresh = QuotaClock::new(Duration::from_secs(10));
+        drop(take(&budget, "projects/p", &mut fresh).await);
+        assert_eq!(Instant::now() - t0, Duration::from_secs(11));
+    }
+
+    #[test]
+    fn the_quota_clock_is_a_deadline_from_the_first_refusal() {
+        let t0 = Instant::now();
+        let mut clock = QuotaClock::new(Duration::from_secs(30));
+        assert!(clock.allows(t0, t0 + Duration::from_secs(30)));
+        let later = t0 + Duration::from_secs(20);
+        assert!(clock.allows(later, t0 + Duration::from_secs(30)));
+        assert!(!clock.allows(later, t0 + Duration::from_secs(31)));
+        let mut none = QuotaClock::new(Duration::ZERO);
+        assert!(!none.allows(t0, t0 + Duration::from_millis(1)));
     }
 }

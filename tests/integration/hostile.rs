@@ -431,26 +431,87 @@ async fn bad_input_files_are_refused_with_their_location_and_nothing_is_sent() {
     assert!(server.requests().is_empty(), "nothing is sent to Google");
 }
 
+/// 100 MB of alert-looking NDJSON.
+const HUGE: usize = 100 * 1024 * 1024;
+
+fn huge_chunk() -> String {
+    format!("{{\"alertId\": 1, \"pad\": \"{}\"}}\n", "x".repeat(1000))
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_100_mb_alert_file_is_refused_quickly_and_nothing_is_sent() {
+async fn a_100_mb_alert_file_is_refused_at_the_cap_and_nothing_is_sent() {
     let server = mock("benign-ci", MockConfig::default()).await;
     let dir = temp_dir("huge");
     let path = dir.join("huge.json");
     {
         let mut f =
             std::io::BufWriter::new(std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}")));
-        let chunk = format!("{{\"alertId\": 1, \"pad\": \"{}\"}}\n", "x".repeat(1000));
+        let chunk = huge_chunk();
         let mut written = 0usize;
-        while written < 100 * 1024 * 1024 {
+        while written < HUGE {
             f.write_all(chunk.as_bytes())
                 .unwrap_or_else(|e| panic!("{e}"));
             written += chunk.len();
         }
     }
     let file = path.display().to_string();
-    refused(&server, &[&file], &["larger than", "MiB"]).await;
-    assert!(server.requests().is_empty());
+    refused(
+        &server,
+        &[&file],
+        &["huge.json", "larger than the 8 MiB limit"],
+    )
+    .await;
+    // Its resident size is not asserted: `getrusage(RUSAGE_CHILDREN)` is the peak of every child
+    // of this test process, and tests run in parallel (a respond run peaks above 100 MB). That
+    // the tool stops reading at the cap is checked on stdin, where it can be counted.
+    assert!(server.requests().is_empty(), "nothing is sent to Google");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_100_mb_stdin_is_refused_after_reading_no_more_than_the_cap() {
+    let server = mock("benign-ci", MockConfig::default()).await;
+    let url = server.url();
+    let (code, stderr, sent) = tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kms-responder"))
+            .args(["investigate", "-", "--endpoint", &url])
+            .env_remove("KMS_RESPONDER_ENDPOINT")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("no stdin"));
+        // How much the tool took before it stopped reading (the write fails with a broken pipe
+        // once it has exited).
+        let feeder = std::thread::spawn(move || {
+            let chunk = huge_chunk();
+            let mut sent = 0usize;
+            while sent < HUGE && stdin.write_all(chunk.as_bytes()).is_ok() {
+                sent += chunk.len();
+            }
+            sent
+        });
+        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        let sent = feeder
+            .join()
+            .unwrap_or_else(|_| panic!("the feeder panicked"));
+        (out.status.code(), text(&out.stderr), sent)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("stdin: larger than the 8 MiB limit"),
+        "{stderr}"
+    );
+    // The cap, one chunk the tool was reading, and the pipe's buffer.
+    assert!(
+        sent < 9 * 1024 * 1024,
+        "the tool read {sent} bytes of stdin: more than the cap"
+    );
+    assert!(server.requests().is_empty(), "nothing is sent to Google");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -632,6 +693,49 @@ async fn credentials_are_never_sent_to_a_loopback_mock_and_never_printed() {
     ] {
         assert_no_secret(what, &s);
     }
+
+    // The same for `respond` (its dry run reads the key, policies and logs again), with the
+    // mock named `localhost` and one service given its own endpoint.
+    let server = mock("suspicious-human-offhours", MockConfig::default()).await;
+    let local = server.url().replace("127.0.0.1", "localhost");
+    let out = run_env(
+        [
+            "respond",
+            &alert("suspicious-human-offhours"),
+            "--endpoint",
+            &local,
+            "--kms-endpoint",
+            &server.url(),
+            "--non-interactive",
+            "--action",
+            "disable",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect(),
+        secret_env(&adc),
+    )
+    .await;
+    let ledger = server.requests();
+    assert!(
+        ledger.iter().any(|e| e.method_id == "logging.entries.list"),
+        "the localhost endpoint was used: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        ledger.iter().all(|e| e.authorization.is_none()),
+        "a loopback mock got credentials from respond: {:?}",
+        ledger.iter().find(|e| e.authorization.is_some())
+    );
+    assert!(mutating(&ledger).is_empty(), "a dry run changes nothing");
+    assert_eq!(token_hits.load(Ordering::SeqCst), 0);
+    for (what, s) in [
+        ("stdout", text(&out.stdout)),
+        ("stderr", text(&out.stderr)),
+        ("ledger", serde_json::to_string(&ledger).unwrap_or_default()),
+    ] {
+        assert_no_secret(what, &s);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -730,6 +834,87 @@ async fn insecure_or_credential_carrying_endpoints_are_refused() {
             assert!(!stderr.contains(s), "{endpoint}: {stderr}");
         }
     }
+}
+
+/// This machine's address on its default route, if it has one that is not loopback. Connecting
+/// a UDP socket only chooses the route: nothing is sent.
+fn non_loopback_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("10.255.255.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plain_http_endpoint_that_is_not_loopback_is_used_only_with_the_flag() {
+    let input = alert("benign-ci");
+    let anonymous = ["--credentials", "anonymous", "--format", "json"];
+    let quick = ["--attempt-timeout", "300ms", "--call-timeout", "600ms"];
+    // An address that is not this machine's: refused without the flag, tried with it.
+    let unroutable = "http://10.255.255.1:9";
+    let mut args = vec!["investigate", input.as_str(), "--endpoint", unroutable];
+    args.extend_from_slice(&anonymous);
+    args.extend_from_slice(&quick);
+    let out = run(&args).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--allow-insecure-endpoint"), "{stderr}");
+    args.push("--allow-insecure-endpoint");
+    let started = Instant::now();
+    let out = run(&args).await;
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("allow-insecure-endpoint"), "{stderr}");
+    assert_eq!(out.status.code(), Some(3), "incomplete: {stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let gaps = report["reports"][0]["gaps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    // Whatever answers there (nothing, or a sandbox's network answering for any address), the
+    // run went on to ask it, and the key is not among what it could read.
+    assert!(
+        gaps.iter().any(|g| g["evidence"] == "key"),
+        "the key could not be read: {gaps:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A mock on this machine's own non-loopback address: nothing reaches it without the flag,
+    // and with it (and anonymous credentials) the investigation runs against it in full.
+    let Some(ip) = non_loopback_address() else {
+        eprintln!("no non-loopback address on this machine: only the unroutable case ran");
+        return;
+    };
+    let scenario = Scenario::bundled("benign-ci")
+        .unwrap_or_else(|| panic!("no scenario"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let server = MockServer::start(scenario, MockConfig::default(), (ip, 0).into())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = server.url();
+    let env = vec![("NO_PROXY".to_owned(), format!("127.0.0.1,localhost,{ip}"))];
+    let mut args: Vec<String> = ["investigate", &input, "--endpoint", &url]
+        .iter()
+        .chain(&anonymous)
+        .map(|s| (*s).to_owned())
+        .collect();
+    let out = run_env(args.clone(), env.clone()).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--allow-insecure-endpoint"));
+    assert!(server.requests().is_empty(), "refused before any request");
+    args.push("--allow-insecure-endpoint".into());
+    let out = run_env(args, env).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let ledger = server.requests();
+    assert!(!ledger.is_empty());
+    assert!(
+        ledger.iter().all(|e| e.authorization.is_none()),
+        "anonymous"
+    );
+    server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
