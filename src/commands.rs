@@ -144,7 +144,19 @@ pub(crate) async fn investigate_all(gcp: &Gcp, jobs: Vec<Job>) -> Vec<CaseOutcom
         let outcome = investigate::run(gcp, &job.request, &job.options, now).await;
         (job, outcome)
     });
-    let done = futures::future::join_all(runs).await;
+    // Every job shares one `LogReads`. Its combined Logging queries wait until every
+    // investigation has been started (the first poll of `join_all` starts them all, and each
+    // submits its queries then), so a project's query carries all of the batch's keys however
+    // long starting them takes.
+    let hold = jobs.first().map(|j| j.options.log_reads.hold());
+    let mut all = std::pin::pin!(futures::future::join_all(runs));
+    let done = match futures::poll!(all.as_mut()) {
+        std::task::Poll::Ready(done) => done,
+        std::task::Poll::Pending => {
+            drop(hold);
+            all.await
+        }
+    };
     progress.stop();
     let mut outcomes = Vec::new();
     for (job, outcome) in done {

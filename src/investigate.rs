@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 
-pub use self::logreads::{LogReads, LogReadsConfig};
+pub use self::logreads::{Hold, LogReads, LogReadsConfig};
 use self::shared::SharedRead;
 use crate::audit::AuditEvent;
 use crate::evidence::{

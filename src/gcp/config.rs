@@ -29,6 +29,7 @@ use google_cloud_gax::retry_throttler::CircuitBreaker;
 use google_cloud_gax::throttle_result::ThrottleResult;
 
 use super::Gcp;
+use super::deferred::Deferred;
 use super::error::GcpError;
 
 /// Endpoint overrides; a per-service value wins over `all`. `None` everywhere means Google.
@@ -520,53 +521,58 @@ impl Gcp {
         // the clients are built on separate tasks: on a multi-core machine they load in parallel
         // instead of one after another before the first request can leave.
         let setup = Arc::new(setup);
-        macro_rules! spawn_client {
+        let total = cfg.retry.total_timeout;
+        macro_rules! build_task {
             ($builder:expr, $endpoint:expr, $service:literal) => {{
                 let setup = Arc::clone(&setup);
                 let endpoint = $endpoint.clone();
-                tokio::spawn(async move {
-                    Ok::<_, GcpError>(build_client!($builder, endpoint, &setup, $service))
-                })
+                async move {
+                    tokio::time::timeout(total, async {
+                        Ok::<_, GcpError>(build_client!($builder, endpoint, &setup, $service))
+                    })
+                    .await
+                    .map_err(|_| {
+                        GcpError::Config(format!("building the {} client timed out", $service))
+                    })?
+                }
             }};
         }
-        let build = async {
-            use google_cloud_kms_inventory_v1::client::KeyTrackingService;
-            use google_cloud_kms_v1::client::KeyManagementService;
-            use google_cloud_logging_v2::client::LoggingServiceV2;
-            use google_cloud_resourcemanager_v3::client::{Folders, Organizations, Projects};
-            let rm = &endpoints.resource_manager;
-            let (kms, logging, inventory, projects, folders, organizations) = tokio::try_join!(
-                joined(spawn_client!(
-                    KeyManagementService::builder(),
-                    endpoints.kms,
-                    "kms"
-                )),
-                joined(spawn_client!(
-                    LoggingServiceV2::builder(),
-                    endpoints.logging,
-                    "logging"
-                )),
-                joined(spawn_client!(
-                    KeyTrackingService::builder(),
-                    endpoints.inventory,
-                    "kms inventory"
-                )),
-                joined(spawn_client!(Projects::builder(), rm, "projects")),
-                joined(spawn_client!(Folders::builder(), rm, "folders")),
-                joined(spawn_client!(Organizations::builder(), rm, "organizations")),
-            )?;
-            Ok::<Gcp, GcpError>(Gcp {
-                kms,
-                logging,
-                inventory,
-                projects,
-                folders,
-                organizations,
-                anonymous,
-            })
-        };
-        tokio::time::timeout(cfg.retry.total_timeout, build)
-            .await
-            .map_err(|_| GcpError::Config("building the clients timed out".to_string()))?
+        use google_cloud_kms_inventory_v1::client::KeyTrackingService;
+        use google_cloud_kms_v1::client::KeyManagementService;
+        use google_cloud_logging_v2::client::LoggingServiceV2;
+        use google_cloud_resourcemanager_v3::client::{Folders, Organizations, Projects};
+        let rm = &endpoints.resource_manager;
+        // What the first requests need is built first, each on its own task; the rest is needed
+        // a round trip later (see `deferred`).
+        let kms = tokio::spawn(build_task!(
+            KeyManagementService::builder(),
+            endpoints.kms,
+            "kms"
+        ));
+        let logging = tokio::spawn(build_task!(
+            LoggingServiceV2::builder(),
+            endpoints.logging,
+            "logging"
+        ));
+        let projects = tokio::spawn(build_task!(Projects::builder(), rm, "projects"));
+        let inventory = Deferred::spawn(build_task!(
+            KeyTrackingService::builder(),
+            endpoints.inventory,
+            "kms inventory"
+        ));
+        let folders = Deferred::spawn(build_task!(Folders::builder(), rm, "folders"));
+        let organizations =
+            Deferred::spawn(build_task!(Organizations::builder(), rm, "organizations"));
+        let (kms, logging, projects) =
+            tokio::try_join!(joined(kms), joined(logging), joined(projects))?;
+        Ok(Gcp {
+            kms,
+            logging,
+            inventory,
+            projects,
+            folders,
+            organizations,
+            anonymous,
+        })
     }
 }

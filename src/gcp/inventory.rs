@@ -25,6 +25,8 @@ impl Gcp {
             let wanted = max_items.saturating_sub(out.len()).clamp(1, MAX_PAGE_SIZE);
             let page = self
                 .inventory
+                .get()
+                .await?
                 .search_protected_resources()
                 .set_scope(scope)
                 .set_crypto_key(crypto_key)

@@ -15,6 +15,7 @@
 mod base64;
 mod config;
 mod convert;
+mod deferred;
 mod error;
 mod inventory;
 mod kms;
@@ -32,15 +33,17 @@ pub use types::{
     IamPolicy, KeyRing, LogPage, LogQuery, Order, Project, ProtectedResource, VersionState,
 };
 
+use self::deferred::Deferred;
+
 /// The connected clients. Cheap to clone: every SDK client is an `Arc` inside.
 #[derive(Clone, Debug)]
 pub struct Gcp {
     kms: google_cloud_kms_v1::client::KeyManagementService,
     logging: google_cloud_logging_v2::client::LoggingServiceV2,
-    inventory: google_cloud_kms_inventory_v1::client::KeyTrackingService,
+    inventory: Deferred<google_cloud_kms_inventory_v1::client::KeyTrackingService>,
     projects: google_cloud_resourcemanager_v3::client::Projects,
-    folders: google_cloud_resourcemanager_v3::client::Folders,
-    organizations: google_cloud_resourcemanager_v3::client::Organizations,
+    folders: Deferred<google_cloud_resourcemanager_v3::client::Folders>,
+    organizations: Deferred<google_cloud_resourcemanager_v3::client::Organizations>,
     anonymous: bool,
 }
 

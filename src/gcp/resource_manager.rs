@@ -39,6 +39,8 @@ impl Gcp {
         let name = qualified("folders", folder);
         let f = self
             .folders
+            .get()
+            .await?
             .get_folder()
             .set_name(name.clone())
             .send()
@@ -68,6 +70,8 @@ impl Gcp {
         let resource = qualified("folders", folder);
         let p = self
             .folders
+            .get()
+            .await?
             .get_iam_policy()
             .set_resource(resource.clone())
             .set_options(GetPolicyOptions::new().set_requested_policy_version(POLICY_VERSION))
@@ -83,6 +87,8 @@ impl Gcp {
         let resource = qualified("organizations", org);
         let p = self
             .organizations
+            .get()
+            .await?
             .get_iam_policy()
             .set_resource(resource.clone())
             .set_options(GetPolicyOptions::new().set_requested_policy_version(POLICY_VERSION))

@@ -41,6 +41,11 @@ impl<F: Formatter> Formatter for SafeFormatter<F> {
         writer: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        // Every escaped character is DEL or beyond ASCII; most fragments are plain ASCII, and
+        // this check (vectorized) spares them the per-character walk.
+        if fragment.bytes().all(|b| b < 0x7f) {
+            return self.0.write_string_fragment(writer, fragment);
+        }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if escaped(c) {
