@@ -11,4 +11,5 @@ mod gaps;
 mod hostile;
 mod investigate;
 mod respond;
+mod tty;
 mod usage;
