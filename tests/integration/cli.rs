@@ -7,9 +7,7 @@ use serde_json::Value;
 use crate::support::{alert, mock, repo, run};
 
 fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("kms-responder-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir
+    crate::support::scratch("cli", tag)
 }
 
 #[tokio::test(flavor = "multi_thread")]

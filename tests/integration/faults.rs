@@ -808,10 +808,7 @@ fn journal_records(path: &std::path::Path) -> Vec<Value> {
 }
 
 fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = target_dir().join("tmp/faults").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::create_dir_all(&dir);
-    dir
+    crate::support::scratch("faults", name)
 }
 
 fn respond_args(url: &str, journal: &std::path::Path, attempt: &str, call: &str) -> Vec<String> {

@@ -41,10 +41,7 @@ const HOSTILE_PRINCIPAL: &str =
     "evil\u{1b}]0;pwned\u{7}@example.com\nFORGED-LINE | **bold** [link](http://x) \u{202e}";
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = repo().join("target/tmp/hostile").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir
+    crate::support::scratch("hostile", name)
 }
 
 fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> String {

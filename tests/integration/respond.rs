@@ -31,13 +31,7 @@ const VERSION_PATCH: &str =
 
 /// A fresh scratch directory for journals.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "kms-responder-respond-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir
+    crate::support::scratch("respond", name)
 }
 
 fn s(v: &str) -> String {

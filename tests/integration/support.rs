@@ -18,6 +18,16 @@ pub async fn mock(scenario: &str, config: MockConfig) -> MockServer {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A fresh, empty directory for one test's files: `target/tmp/AREA/NAME`, emptied first.
+pub fn scratch(area: &str, name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(area)
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
 pub fn alert(scenario: &str) -> String {
     repo()
         .join(format!("mocks/scenarios/{scenario}.alert.json"))

@@ -100,10 +100,7 @@ fn at_the_terminal(server: &MockServer, journal: &Path, keys: Keys) -> (String, 
 }
 
 fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("kms-responder-tty-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir
+    crate::support::scratch("tty", name)
 }
 
 /// The states of the versions of `DR_SYNC/cryptoKeys/KEY`.
