@@ -29,7 +29,7 @@ use google_cloud_gax::retry_throttler::CircuitBreaker;
 use google_cloud_gax::throttle_result::ThrottleResult;
 
 use super::Gcp;
-use super::deferred::Deferred;
+use super::deferred::{Deferred, joined};
 use super::error::GcpError;
 
 /// Endpoint overrides; a per-service value wins over `all`. `None` everywhere means Google.
@@ -482,12 +482,6 @@ macro_rules! build_client {
             .await
             .map_err(|e| GcpError::Config(format!("cannot build the {} client: {e}", $service)))?
     }};
-}
-
-/// The client a build task made (a panicking build is reported, not propagated).
-async fn joined<T>(task: tokio::task::JoinHandle<Result<T, GcpError>>) -> Result<T, GcpError> {
-    task.await
-        .map_err(|e| GcpError::Config(format!("building a client failed: {e}")))?
 }
 
 struct ClientSetup {

@@ -24,12 +24,13 @@ impl<T: Clone + Send + Sync + 'static> Deferred<T> {
     /// Starts `build` on its own task now.
     pub(crate) fn spawn(build: impl Future<Output = Result<T, GcpError>> + Send + 'static) -> Self {
         let task = tokio::spawn(build);
+        // `get` wraps the message in `GcpError::Config` again: keep a configuration error's own
+        // message, so that it does not read "configuration: configuration: …".
         let client = async move {
-            match task.await {
-                Ok(Ok(client)) => Ok(client),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(e) => Err(format!("building a client failed: {e}")),
-            }
+            joined(task).await.map_err(|e| match e {
+                GcpError::Config(message) => message,
+                other => other.to_string(),
+            })
         }
         .boxed()
         .shared();
@@ -40,6 +41,14 @@ impl<T: Clone + Send + Sync + 'static> Deferred<T> {
     pub(crate) async fn get(&self) -> Result<T, GcpError> {
         self.client.clone().await.map_err(GcpError::Config)
     }
+}
+
+/// The client a build task made (a panicking build is reported, not propagated).
+pub(crate) async fn joined<T>(
+    task: tokio::task::JoinHandle<Result<T, GcpError>>,
+) -> Result<T, GcpError> {
+    task.await
+        .map_err(|e| GcpError::Config(format!("building a client failed: {e}")))?
 }
 
 impl<T: Clone> fmt::Debug for Deferred<T> {
