@@ -131,9 +131,7 @@ fn main() {
         loadavg()
     );
     println!("{out}");
-    let target = Path::new(REPO).join("target/bench");
-    let _ = std::fs::create_dir_all(&target);
-    let _ = std::fs::write(target.join("investigate.md"), &out);
+    keep("investigate.md", &out);
     eprintln!("written to target/bench/investigate.md");
 }
 
@@ -165,13 +163,22 @@ fn loadavg() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// Keeps a ledger in target/bench/ for a closer look.
-fn save_ledger(name: &str, ledger: &[LedgerEntry]) {
+/// Writes `name` in target/bench/ (results, ledgers, the batch's world), for a closer look;
+/// returns its path.
+fn keep(name: &str, contents: &str) -> PathBuf {
     let dir = Path::new(REPO).join("target/bench");
     let _ = std::fs::create_dir_all(&dir);
-    let _ = std::fs::write(
-        dir.join(format!("{name}.ledger.json")),
-        serde_json::to_string_pretty(ledger).unwrap_or_default(),
+    let path = dir.join(name);
+    std::fs::write(&path, contents)
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    path
+}
+
+/// Keeps a ledger in target/bench/ for a closer look.
+fn save_ledger(name: &str, ledger: &[LedgerEntry]) {
+    keep(
+        &format!("{name}.ledger.json"),
+        &serde_json::to_string_pretty(ledger).unwrap_or_default(),
     );
 }
 
@@ -821,13 +828,7 @@ fn batch_world(alerts: usize) -> (Scenario, Vec<Value>, usize) {
     let text = Value::Object(merged).to_string();
     // Kept beside the ledgers, so the batch can be served (`gcp-mock serve --scenario`) and
     // rerun by hand, e.g. under a profiler.
-    let dir = Path::new(REPO).join("target/bench");
-    let _ = std::fs::create_dir_all(&dir);
-    let _ = std::fs::write(dir.join("batch.scenario.json"), &text);
-    let _ = std::fs::write(
-        dir.join("batch.alerts.json"),
-        Value::Array(created.clone()).to_string(),
-    );
+    keep("batch.scenario.json", &text);
     let scenario = Scenario::parse("batch", "batch.json", &text).unwrap_or_else(|e| panic!("{e}"));
     (scenario, created, BATCH_SOURCES.len())
 }
@@ -871,9 +872,11 @@ fn batch_row(
 ) -> BatchRow {
     let alerts = 50;
     let (scenario, created, projects) = batch_world(alerts);
-    let input = tempfile_path("batch.json");
-    std::fs::write(&input, Value::Array(created.clone()).to_string())
-        .unwrap_or_else(|e| panic!("{e}"));
+    // The alerts file the tool reads, kept with the batch's world.
+    let input = keep(
+        "batch.alerts.json",
+        &Value::Array(created.clone()).to_string(),
+    );
     let server = start_mock(
         rt,
         scenario,
@@ -885,7 +888,6 @@ fn batch_row(
     );
     let args = investigate_args(&server, &[input.display().to_string()], extra);
     let run = measure(TOOL, &args, &[]);
-    let _ = std::fs::remove_file(&input);
     let ledger = server.requests();
     save_ledger(
         &format!("batch-{}-per-{}s", quota.requests, quota.per.as_secs()),
