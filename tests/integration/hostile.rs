@@ -590,9 +590,8 @@ fn token_server(status: u16, body: String) -> (String, Arc<AtomicUsize>) {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { break };
             counted.fetch_add(1, Ordering::SeqCst);
-            let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-            let mut buf = [0u8; 8192];
-            let _ = stream.read(&mut buf);
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(2000)));
+            read_request(&mut stream);
             let _ = write!(
                 stream,
                 "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -601,6 +600,31 @@ fn token_server(status: u16, body: String) -> (String, Arc<AtomicUsize>) {
         }
     });
     (url, hits)
+}
+
+/// Reads one whole HTTP/1.1 request (headers, then `content-length` bytes of body). Answering
+/// and closing before the client has sent all of it makes the kernel reset the connection, and
+/// the client then sees "error sending request" instead of the answer.
+fn read_request(stream: &mut std::net::TcpStream) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+            let body_len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if got.len() >= end + 4 + body_len {
+                return;
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
 }
 
 fn fake_adc(dir: &Path, token_uri: &str) -> String {
